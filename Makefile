@@ -1,0 +1,34 @@
+# Two commands: `make run` (the agent, on an embedded PostgreSQL unless DATABASE_URL is set)
+# and `make test` (every test). Both set up what they need on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench system-deps venv clean
+
+run: venv system-deps
+	$(BIN)/reprospective-agent run $(ARGS)
+
+test: venv system-deps
+	$(BIN)/pytest host-agent/tests $(PYTEST_ARGS)
+
+bench: venv system-deps
+	$(BIN)/python bench/bench_sync.py
+
+venv: $(STAMP)
+
+$(STAMP): host-agent/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e 'host-agent[dev]'
+	touch $(STAMP)
+
+# PostgreSQL server binaries, Xvfb, a window manager and xdotool (for the X11 tests).
+system-deps:
+	@scripts/install-system-deps.sh
+
+clean:
+	rm -rf $(VENV)

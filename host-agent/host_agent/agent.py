@@ -1,0 +1,203 @@
+"""The agent process: wires the collectors and the sync loop, owns signals and shutdown order.
+
+Start-up: lock the data folder → PostgreSQL (the embedded cluster, or the configured URL) →
+sync manager (``initialize()``, ``start_sync_loop()``) → collectors.
+Shutdown (SIGINT/SIGTERM): collectors stop (sessions closed, buffers flushed) → one last sync,
+bounded by ``data_sync.final_sync_timeout_seconds`` (a second signal cuts it short) → pool closed
+→ embedded PostgreSQL stopped if this process started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from host_agent.common.agent_lock import AgentLock
+from host_agent.common.data_sync import DataSyncManager
+from host_agent.common.embedded_postgres import EmbeddedPostgres
+from host_agent.common.secrets import describe_url
+from host_agent.config import AgentConfig
+
+log = logging.getLogger(__name__)
+
+#: How long collectors get to close their session and flush their buffer on shutdown.
+COLLECTOR_STOP_TIMEOUT = 10
+
+
+class Collector(Protocol):
+    """A source of rows. ``run`` records until ``stop`` is set, then flushes and returns."""
+
+    name: str
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+@dataclass
+class AgentContext:
+    """What a collector may use: the validated config and the resolved PostgreSQL URL."""
+
+    config: AgentConfig
+    postgres_url: str | None
+
+
+#: Collector modules, imported only when enabled; each has ``create_collector(context)``.
+COLLECTORS = {
+    "desktop_monitor": "host_agent.collectors.desktop_monitor",
+    "filesystem_watcher": "host_agent.collectors.filesystem_watcher",
+}
+
+
+def embedded_postgres_for(config: AgentConfig) -> EmbeddedPostgres:
+    return EmbeddedPostgres(config.data_dir / "postgres")
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.stop_requested = asyncio.Event()
+        self.sync_manager: DataSyncManager | None = None
+        self._signals = 0
+        self._final_sync: asyncio.Task | None = None
+        self._embedded: EmbeddedPostgres | None = None
+        self._started_embedded = False
+
+    async def run(self) -> int:
+        config = self.config
+        with AgentLock(config.data_dir), self._signal_handlers():
+            log.info(
+                "Reprospective agent starting: config %s; data folder %s",
+                config.source or "built-in defaults (no config file)",
+                config.data_dir,
+            )
+            log.info("local databases: %s, %s", config.desktop_db_path, config.file_events_db_path)
+            try:
+                postgres_url = await self._resolve_postgres()
+                await self._start_sync(postgres_url)
+                tasks = self._start_collectors(AgentContext(config, postgres_url))
+                await self.stop_requested.wait()
+                log.info("stopping: closing sessions and flushing buffers")
+                await self._stop_collectors(tasks)
+                await self._last_sync()
+            finally:
+                if self.sync_manager is not None:
+                    await self.sync_manager.close()
+                if self._started_embedded and self._embedded is not None:
+                    await asyncio.to_thread(self._embedded.stop)
+            log.info("Reprospective agent stopped")
+        return 0
+
+    async def _resolve_postgres(self) -> str | None:
+        if not self.config.data_sync.enabled:
+            log.info("data sync disabled (data_sync.enabled: false): rows stay local")
+            return self.config.postgres_url
+        if not self.config.uses_embedded_postgres:
+            log.info("PostgreSQL: %s", describe_url(self.config.postgres_url or ""))
+            return self.config.postgres_url
+        self._embedded = embedded_postgres_for(self.config)
+        log.info("PostgreSQL: embedded cluster in %s (set DATABASE_URL to use another server)", self._embedded.cluster_dir)
+        self._started_embedded = await asyncio.to_thread(self._embedded.start)
+        await asyncio.to_thread(self._embedded.ensure_database)
+        return self._embedded.url()
+
+    async def _start_sync(self, postgres_url: str | None) -> None:
+        settings = self.config.data_sync
+        if not settings.enabled or postgres_url is None:
+            return
+        self.sync_manager = DataSyncManager(
+            postgres_url,
+            self.config.desktop_db_path,
+            self.config.file_events_db_path,
+            batch_size=settings.batch_size,
+            sync_interval=settings.interval_seconds,
+            max_retries=settings.max_retries,
+            retry_backoff_seconds=settings.retry_backoff_seconds,
+        )
+        await self.sync_manager.initialize()
+        self.sync_manager.start_sync_loop()
+        log.info("sync loop started: every %.0f s, batches of %d rows", settings.interval_seconds, settings.batch_size)
+
+    def _start_collectors(self, context: AgentContext) -> dict[str, asyncio.Task]:
+        tasks: dict[str, asyncio.Task] = {}
+        self._collector_stop = asyncio.Event()
+        for section, module_name in COLLECTORS.items():
+            if not getattr(self.config, section).enabled:
+                log.info("%s disabled (%s.enabled: false)", section.replace("_", " "), section)
+                continue
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:
+                log.warning("%s unavailable: %s", section.replace("_", " "), exc)
+                continue
+            collector: Collector = module.create_collector(context)
+            tasks[section] = asyncio.create_task(self._supervise(collector), name=f"collector-{section}")
+        return tasks
+
+    async def _supervise(self, collector: Collector) -> None:
+        try:
+            await collector.run(self._collector_stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped unexpectedly; the rest of the agent goes on", collector.name)
+
+    async def _stop_collectors(self, tasks: dict[str, asyncio.Task]) -> None:
+        self._collector_stop.set()
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks.values(), timeout=COLLECTOR_STOP_TIMEOUT)
+        for task in pending:
+            log.warning("%s did not stop within %d s; cancelled", task.get_name(), COLLECTOR_STOP_TIMEOUT)
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _last_sync(self) -> None:
+        manager = self.sync_manager
+        timeout = self.config.data_sync.final_sync_timeout_seconds
+        if manager is None or timeout <= 0:
+            return
+        await manager.stop_sync_loop()
+        log.info("last sync before exit (at most %.0f s; press Ctrl-C again to skip)", timeout)
+        self._final_sync = asyncio.create_task(manager.sync_all(), name="final-sync")
+        try:
+            await asyncio.wait_for(self._final_sync, timeout)
+        except asyncio.TimeoutError:
+            log.warning("last sync did not finish in %.0f s; the remaining rows stay queued locally", timeout)
+        except asyncio.CancelledError:
+            log.warning("last sync skipped; the remaining rows stay queued locally")
+        finally:
+            self._final_sync = None
+
+    # -- signals -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _signal_handlers(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+                installed.append(signum)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        try:
+            yield
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+
+    def _on_signal(self, signum: int) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("received %s", signal.Signals(signum).name)
+            self.stop_requested.set()
+        elif self._final_sync is not None:
+            self._final_sync.cancel()
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()

@@ -1,0 +1,204 @@
+"""What every local SQLite store shares: opening, permissions, WAL, transactions, migrations.
+
+A store owns one connection. It may be used from several threads (the asyncio loop hands
+SQLite work to worker threads), so every use goes through a lock; WAL mode and a busy timeout
+let another connection (the sync engine, another process) read and mark rows while a collector
+writes, without "database is locked".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from host_agent.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+#: How long a writer waits for another connection's write lock before failing (ms).
+#: Sync marks a batch in one short transaction (milliseconds), so 30 s is a wide margin.
+BUSY_TIMEOUT_MS = 30_000
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+
+
+def _text(value: bytes) -> str:
+    # Rows written by other programs may hold invalid UTF-8 in TEXT columns. Reading them must
+    # not fail; the bytes are kept as surrogate escapes and the sync engine holds such rows back.
+    return value.decode("utf-8", "surrogateescape")
+
+
+class SQLiteStore:
+    """Base of the local stores. Subclasses list their ``MIGRATIONS`` in order."""
+
+    MIGRATIONS: tuple[Migration, ...] = ()
+
+    def __init__(self, db_path: str | os.PathLike[str]) -> None:
+        self.db_path = Path(db_path).expanduser().absolute()
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self.conn = self._connect()
+        self._run_migrations()
+
+    # -- connection -----------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Create the file owner-only before SQLite does: it is a private activity log.
+            # SQLite gives the -wal and -shm files the same permissions as the database.
+            fd = os.open(self.db_path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            os.chmod(self.db_path, 0o600)
+            conn = sqlite3.connect(
+                self.db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open local database {self.db_path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        conn.text_factory = _text
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{self.db_path} is not a usable SQLite database: {exc}") from exc
+        if mode.lower() != "wal":
+            log.warning("%s: WAL mode unavailable (journal_mode=%s); concurrent access may wait", self.db_path, mode)
+        self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    @contextmanager
+    def atomic(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+        """One explicit transaction; ``BEGIN IMMEDIATE`` takes the write lock up front."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"local database {self.db_path} is closed")
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads (a consistent snapshot per statement)."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"local database {self.db_path} is closed")
+            yield self._conn
+
+    # -- migrations -------------------------------------------------------------------
+
+    def _run_migrations(self) -> None:
+        """Apply the pending steps of ``MIGRATIONS`` in order, each with its bookkeeping row."""
+        with self.atomic() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
+            )
+            done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        for name, step in self.MIGRATIONS:
+            if name in done:
+                continue
+            with self.atomic() as conn:
+                step(conn)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, CAST(strftime('%s','now') AS INTEGER))",
+                    (name,),
+                )
+            log.debug("%s: applied local migration %s", self.db_path.name, name)
+
+    # -- local sync bookkeeping --------------------------------------------------------
+
+    @property
+    def origin_id(self) -> str:
+        """The random id of this database instance; PostgreSQL rows carry it with the local id."""
+        with self.reading() as conn:
+            row = conn.execute("SELECT value FROM sync_meta WHERE key = 'origin_id'").fetchone()
+        return row[0]
+
+
+def create_sync_state(conn: sqlite3.Connection) -> None:
+    """Local sync state kept inside each database, so it travels with the rows it describes.
+
+    - ``sync_meta``: the database's ``origin_id``.
+    - ``sync_held_rows``: rows PostgreSQL rejected, with the reason; skipped until they change
+      or are retried on request.
+    - ``sync_journal``: sync runs not yet written to PostgreSQL's ``sync_logs`` (it was away).
+    """
+    conn.execute("CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute(
+        "INSERT OR IGNORE INTO sync_meta (key, value) VALUES ('origin_id', ?)",
+        (str(uuid.uuid4()),),
+    )
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS sync_held_rows (
+               table_name TEXT NOT NULL,
+               row_id     INTEGER NOT NULL,
+               revision   INTEGER NOT NULL,
+               reason     TEXT NOT NULL,
+               held_at    INTEGER NOT NULL,
+               PRIMARY KEY (table_name, row_id)
+           )"""
+    )
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS sync_journal (
+               id                INTEGER PRIMARY KEY AUTOINCREMENT,
+               table_name        TEXT NOT NULL,
+               sync_started_at   REAL NOT NULL,
+               sync_completed_at REAL,
+               records_synced    INTEGER NOT NULL DEFAULT 0,
+               records_failed    INTEGER NOT NULL DEFAULT 0,
+               status            TEXT NOT NULL,
+               error_message     TEXT,
+               attempts          INTEGER NOT NULL DEFAULT 1
+           )"""
+    )
+
+
+def add_revision_tracking(conn: sqlite3.Connection, table: str, data_columns: list[str]) -> None:
+    """Add ``sync_revision`` and a trigger: editing a data column makes the row unsynced again.
+
+    The sync engine marks a row synced only if its revision is still the one it sent, so an
+    edit racing a sync is never lost.
+    """
+    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    if "sync_revision" not in columns:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN sync_revision INTEGER NOT NULL DEFAULT 0")
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in data_columns)
+    conn.execute(
+        f"""CREATE TRIGGER IF NOT EXISTS trg_{table}_resync
+            AFTER UPDATE OF {", ".join(data_columns)} ON {table}
+            WHEN {changed}
+            BEGIN
+                UPDATE {table} SET sync_revision = OLD.sync_revision + 1, synced_at = NULL
+                WHERE id = NEW.id;
+            END"""
+    )

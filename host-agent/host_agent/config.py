@@ -1,0 +1,339 @@
+"""The one validated configuration object, and how it is built.
+
+Precedence, lowest first: built-in defaults → ``config.yaml`` → environment (and a ``.env``
+file beside the config file) → command-line flags. ``${VAR}`` and ``${VAR:-default}`` inside
+YAML string values are expanded from the environment, then from ``.env``.
+
+Nothing below the entry point reads files or the environment: :func:`load_config` is called
+once, and the resulting :class:`AgentConfig` is passed down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from host_agent.errors import ConfigError
+
+APP_NAME = "reprospective"
+
+#: Environment variable naming the config file (after ``--config``, before the default location).
+CONFIG_ENV = "REPROSPECTIVE_CONFIG"
+
+#: Environment variables that override single keys. DATABASE_URL is the usual name for a
+#: PostgreSQL URL (libpq tools, Docker images, hosting platforms all use it).
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": ("database", "postgres_url"),
+    "REPROSPECTIVE_DATA_DIR": ("agent", "data_dir"),
+    "REPROSPECTIVE_DESKTOP_DB": ("database", "desktop_activity_db"),
+    "REPROSPECTIVE_FILE_EVENTS_DB": ("database", "file_events_db"),
+    "REPROSPECTIVE_LOG_LEVEL": ("agent", "log_level"),
+}
+
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def default_config_path() -> Path:
+    """``~/.config/reprospective/config.yaml`` (XDG_CONFIG_HOME is honoured)."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.yaml"
+
+
+def default_data_dir() -> Path:
+    """``~/.local/share/reprospective`` for a user; ``/var/lib/reprospective`` for root.
+
+    Root's home is private (mode 0700), and the embedded PostgreSQL server runs as the
+    unprivileged ``postgres`` user, which must be able to reach its cluster folder.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib") / APP_NAME
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AgentSection(_Section):
+    data_dir: Path | None = None  # None: default_data_dir()
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR, not {value!r}")
+        return level
+
+
+class DatabaseSection(_Section):
+    desktop_activity_db: Path | None = None  # None: <data_dir>/desktop_activity.db
+    file_events_db: Path | None = None  # None: <data_dir>/file_changes.db
+    # None: the embedded PostgreSQL cluster under <data_dir>/postgres.
+    postgres_url: SecretStr | None = None
+
+    @field_validator("postgres_url")
+    @classmethod
+    def _postgres_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value()
+        if not url.startswith(("postgresql://", "postgres://")):
+            # Never echo the value: it may hold a password.
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+
+class DataSyncSection(_Section):
+    enabled: bool = True
+    interval_seconds: float = Field(300, gt=0)
+    # Rows per PostgreSQL transaction; chosen from bench/bench_sync.py (see docs/benchmarks.md).
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    max_retries: int = Field(5, ge=0)
+    retry_backoff_seconds: float = Field(30, gt=0)
+    # How long shutdown may spend on the last sync before giving up (the rows stay queued).
+    final_sync_timeout_seconds: float = Field(20, ge=0)
+    # Synced rows older than this are deleted locally; 0 keeps everything.
+    retention_days: int = Field(30, ge=0)
+
+
+class DesktopMonitorSection(_Section):
+    enabled: bool = True
+    monitor_interval: float = Field(5, gt=0)
+    idle_timeout_seconds: int = Field(300, ge=0)
+    exclude_applications: list[str] = Field(default_factory=list)
+    exclude_titles: list[str] = Field(default_factory=list)
+
+    @field_validator("exclude_applications", "exclude_titles")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        return _check_regexes(patterns)
+
+
+DEFAULT_EXCLUDE_PATTERNS = [
+    r"(^|/)\.git(/|$)",
+    r"(^|/)node_modules(/|$)",
+    r"(^|/)__pycache__(/|$)",
+    r"(^|/)\.(venv|tox|mypy_cache|pytest_cache)(/|$)",
+    r"(^|/)(venv|env)(/|$)",
+    r"(^|/)(build|dist|target)(/|$)",
+    r"\.(swp|swo|swx|tmp|temp|pyc|pyo|log)$",
+    r"~$",
+    r"(^|/)\.#",
+    r"(^|/)#[^/]*#$",
+]
+
+
+class BufferSection(_Section):
+    max_events: int = Field(100, ge=1)
+    flush_interval: float = Field(10, gt=0)
+
+
+class SymlinkSection(_Section):
+    follow: bool = False
+
+    @field_validator("follow")
+    @classmethod
+    def _not_followed(cls, follow: bool) -> bool:
+        if follow:
+            raise ValueError("following symlinks is not supported; set it to false")
+        return follow
+
+
+class FilesystemWatcherSection(_Section):
+    enabled: bool = True
+    monitored_directories: list[Path] = Field(default_factory=list)
+    exclude_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE_PATTERNS))
+    buffer: BufferSection = Field(default_factory=BufferSection)
+    symlinks: SymlinkSection = Field(default_factory=SymlinkSection)
+    coalesce_seconds: float = Field(1.0, ge=0)
+    refresh_interval_seconds: float = Field(60, gt=0)
+
+    @field_validator("exclude_patterns")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        return _check_regexes(patterns)
+
+
+class AgentConfig(_Section):
+    """Everything the agent needs, validated. Paths are absolute once :func:`load_config` returns."""
+
+    agent: AgentSection = Field(default_factory=AgentSection)
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
+    data_sync: DataSyncSection = Field(default_factory=DataSyncSection)
+    desktop_monitor: DesktopMonitorSection = Field(default_factory=DesktopMonitorSection)
+    filesystem_watcher: FilesystemWatcherSection = Field(default_factory=FilesystemWatcherSection)
+
+    #: The file this configuration came from (None: built-in defaults only).
+    source: Path | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        assert self.agent.data_dir is not None  # set by load_config
+        return self.agent.data_dir
+
+    @property
+    def desktop_db_path(self) -> Path:
+        assert self.database.desktop_activity_db is not None
+        return self.database.desktop_activity_db
+
+    @property
+    def file_events_db_path(self) -> Path:
+        assert self.database.file_events_db is not None
+        return self.database.file_events_db
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL with its password. Never log it: use :func:`host_agent.common.secrets.redact`."""
+        url = self.database.postgres_url
+        return url.get_secret_value() if url is not None else None
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        return self.database.postgres_url is None
+
+
+def _check_regexes(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+    return patterns
+
+
+def resolve_config_path(cli_path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> tuple[Path, bool]:
+    """Where the config file is: ``--config``, else ``$REPROSPECTIVE_CONFIG``, else the default.
+
+    Returns the path and whether it was asked for explicitly (an explicit path must exist).
+    """
+    if cli_path:
+        return Path(cli_path).expanduser().absolute(), True
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]).expanduser().absolute(), True
+    return default_config_path(), False
+
+
+def load_config(
+    cli_path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> AgentConfig:
+    """Build the configuration: defaults, the file, the environment, then ``overrides``.
+
+    ``overrides`` maps dotted keys (``"data_sync.interval_seconds"``) to values, for CLI flags.
+    Raises :class:`ConfigError` naming the file and the key for every kind of mistake.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    path, explicit = resolve_config_path(cli_path, environ)
+    raw: dict[str, Any] = {}
+    source: Path | None = None
+    if path.exists():
+        source = path
+        raw = _read_yaml(path)
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist", hint="check --config or $REPROSPECTIVE_CONFIG")
+
+    base_dir = path.parent
+    dotenv = {k: v for k, v in dotenv_values(base_dir / ".env").items() if v is not None} if source else {}
+    raw = _expand(raw, environ, dotenv, source or path, ())
+
+    for var, (section, key) in ENV_OVERRIDES.items():
+        value = environ.get(var, dotenv.get(var))
+        if value:
+            raw.setdefault(section, {})
+            if not isinstance(raw[section], dict):
+                break  # reported by validation below
+            raw[section][key] = value
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        raw.setdefault(section, {})[key] = value
+
+    try:
+        config = AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation(exc, source)) from None
+    config.source = source
+    return _absolutise(config, base_dir)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{line}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def _expand(node: Any, environ: Mapping[str, str], dotenv: Mapping[str, str], path: Path, key: tuple) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand(v, environ, dotenv, path, (*key, str(k))) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, environ, dotenv, path, (*key, str(i))) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group("name"), match.group("default")
+        if name in environ:
+            return environ[name]
+        if name in dotenv:
+            return dotenv[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{path}: {'.'.join(key)}: environment variable {name} is not set (nor in {path.parent / '.env'})",
+            hint=f"export {name}=... or add it to the .env file",
+        )
+
+    return _VAR.sub(replace, node)
+
+
+def _describe_validation(exc: ValidationError, source: Path | None) -> str:
+    where = str(source) if source else "configuration"
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key '{key}'")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        shown = "" if "postgres_url" in key else f" (got {error.get('input')!r})"
+        lines.append(f"{where}: {key}: {message}{shown}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _absolutise(config: AgentConfig, base_dir: Path) -> AgentConfig:
+    def absolute(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else (base_dir / p).resolve()
+
+    data_dir = absolute(config.agent.data_dir) if config.agent.data_dir else default_data_dir()
+    config.agent.data_dir = data_dir
+    db = config.database
+    db.desktop_activity_db = absolute(db.desktop_activity_db) if db.desktop_activity_db else data_dir / "desktop_activity.db"
+    db.file_events_db = absolute(db.file_events_db) if db.file_events_db else data_dir / "file_changes.db"
+    fsw = config.filesystem_watcher
+    fsw.monitored_directories = [absolute(p) for p in fsw.monitored_directories]
+    return config

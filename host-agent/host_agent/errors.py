@@ -1,0 +1,43 @@
+"""The package's exception hierarchy.
+
+Every error an operator may see derives from :class:`AgentError` and can carry a ``hint``:
+what to do about it. The command line turns them into exit codes; nothing below it does.
+"""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Base class of every error raised on purpose by the host agent."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class ConfigError(AgentError):
+    """The configuration file or environment is invalid; the agent does not start."""
+
+
+class StoreError(AgentError):
+    """A local SQLite store cannot be opened or written."""
+
+
+class InvalidEventError(StoreError, ValueError):
+    """A row handed to a store is missing a field or has a bad value."""
+
+
+class AlreadyRunningError(AgentError):
+    """Another agent already owns this data folder."""
+
+
+class EmbeddedPostgresError(AgentError):
+    """The embedded PostgreSQL cluster could not be created or started."""
+
+
+class SyncError(AgentError):
+    """A sync step failed; ``__cause__`` holds the original exception."""

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Usage: scripts/install-system-deps.sh
+# Installs the Debian packages the agent and its tests need, if any is missing:
+#   postgresql (server binaries for the embedded default and the tests),
+#   xvfb, openbox, xdotool, x11-utils (a real X server and window manager for the monitor's tests).
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+log() { printf '%s\n' "install-system-deps: $*" >&2; }
+
+missing=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
+command -v Xvfb >/dev/null || missing+=(xvfb)
+command -v openbox >/dev/null || missing+=(openbox)
+command -v xdotool >/dev/null || missing+=(xdotool)
+command -v xprop >/dev/null || missing+=(x11-utils)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+else
+    log "missing Debian packages: ${missing[*]}; install them as root: apt-get install ${missing[*]}"
+    exit 1
+fi
+
+log "installing Debian packages: ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
