@@ -1,0 +1,137 @@
+"""The PostgreSQL schema: both ways in give the same result, and upgrades keep rows."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+import pytest
+
+from host_agent.common.pg_schema import MIGRATION_NAME, load_migrations, migrations_dir, upgrade_schema
+
+
+def dump_schema(pg_server, database: str) -> str:
+    server = pg_server.server
+    done = server._run(
+        "pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-h", "127.0.0.1",
+        "-p", str(server.port), "-U", "postgres", database,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # pg_dump writes a random "restrict" key per run; it is not part of the schema.
+    return "\n".join(
+        line for line in done.stdout.splitlines() if not line.startswith(("--", "\\restrict", "\\unrestrict"))
+    )
+
+
+async def versions(url: str) -> list[int]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [r["version"] for r in await conn.fetch("SELECT version FROM schema_version ORDER BY version")]
+    finally:
+        await conn.close()
+
+
+def test_migration_files_are_numbered_snake_case_and_in_sequence():
+    files = sorted(p.name for p in migrations_dir().glob("*.sql"))
+    assert files[:3] == ["01_init_schema.sql", "02_add_monitored_directories.sql", "03_add_sync_logs.sql"]
+    assert all(MIGRATION_NAME.match(name) for name in files)
+    numbers = [m.version for m in load_migrations()]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+async def test_agent_upgrade_of_an_empty_database_equals_applying_every_file_with_psql(
+    pg_server, pg_database, empty_pg_database
+):
+    # pg_database was built by psql applying every file in name order (the Docker way).
+    conn = await asyncpg.connect(pg_server.url(empty_pg_database))
+    try:
+        applied = await upgrade_schema(conn)
+    finally:
+        await conn.close()
+    assert applied == [m.name for m in load_migrations()]
+    assert dump_schema(pg_server, empty_pg_database) == dump_schema(pg_server, pg_database)
+    assert await versions(pg_server.url(empty_pg_database)) == await versions(pg_server.url(pg_database))
+
+
+async def test_every_migration_file_can_run_twice_without_changing_the_schema(pg_server, pg_database):
+    before = dump_schema(pg_server, pg_database)
+    for path in sorted(migrations_dir().glob("*.sql")):
+        pg_server.psql(path, pg_database)
+    assert dump_schema(pg_server, pg_database) == before
+
+
+async def test_upgrade_from_version_1_keeps_rows_and_records_every_version(pg_server, empty_pg_database):
+    first = migrations_dir() / "01_init_schema.sql"
+    pg_server.psql(first, empty_pg_database)
+    pg_server.psql(
+        "INSERT INTO desktop_activity_sessions (start_time, start_time_iso, application_name, window_title) "
+        "VALUES ('2026-01-02T03:04:05Z', '2026-01-02T03:04:05+00:00', 'Emacs', 'notes.org');"
+        "INSERT INTO file_change_events (event_time, event_time_iso, event_type, file_path, file_name, monitored_root) "
+        "VALUES ('2026-01-02T03:04:06Z', '2026-01-02T03:04:06+00:00', 'created', '/p/a.py', 'a.py', '/p');",
+        empty_pg_database,
+    )
+    url = pg_server.url(empty_pg_database)
+    assert await versions(url) == [1]
+
+    conn = await asyncpg.connect(url)
+    try:
+        applied = await upgrade_schema(conn)
+        assert applied == [m.name for m in load_migrations()][1:]
+        assert await upgrade_schema(conn) == []  # a second start-up has nothing to do
+        session = await conn.fetchrow("SELECT application_name, window_title, origin_id FROM desktop_activity_sessions")
+        assert (session["application_name"], session["window_title"], session["origin_id"]) == ("Emacs", "notes.org", None)
+        assert await conn.fetchval("SELECT file_path FROM file_change_events") == "/p/a.py"
+        assert await conn.fetchval("SELECT to_regclass('sync_logs') IS NOT NULL")
+        assert await conn.fetchval("SELECT to_regclass('monitored_directories') IS NOT NULL")
+    finally:
+        await conn.close()
+    assert await versions(url) == [m.version for m in load_migrations()]
+
+
+async def test_sync_logs_has_the_plans_columns_and_four_indexes(pg):
+    columns = [r["column_name"] for r in await pg.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'sync_logs' ORDER BY ordinal_position"
+    )]
+    assert columns == [
+        "id", "sync_started_at", "sync_completed_at", "table_name", "records_synced", "records_failed",
+        "status", "error_message", "host_identifier", "created_at",
+    ]
+    indexes = {r["indexname"] for r in await pg.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'sync_logs'")}
+    assert {
+        "idx_sync_logs_started_at", "idx_sync_logs_table_name", "idx_sync_logs_status", "idx_sync_logs_host_identifier"
+    } <= indexes
+
+
+async def test_an_unknown_event_type_is_refused_by_postgresql(pg):
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pg.execute(
+            "INSERT INTO file_change_events (event_time, event_time_iso, event_type, file_path, file_name, monitored_root) "
+            "VALUES (now(), 'x', 'renamed', '/p/a', 'a', '/p')"
+        )
+
+
+async def test_the_same_local_row_of_the_same_database_instance_cannot_be_stored_twice(pg):
+    insert = (
+        "INSERT INTO file_change_events (event_time, event_time_iso, event_type, file_path, file_name, monitored_root, "
+        "origin_id, local_id) VALUES (now(), 'x', 'created', '/p/a', 'a', '/p', $1, 7)"
+    )
+    await pg.execute(insert, "8d0f3a3e-6a55-4a55-9a55-0123456789ab")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pg.execute(insert, "8d0f3a3e-6a55-4a55-9a55-0123456789ab")
+    await pg.execute(insert, "11111111-2222-4333-8444-555555555555")  # another database instance: fine
+
+
+async def test_monitored_directories_keeps_updated_at_current_and_requires_absolute_paths(pg):
+    await pg.execute("INSERT INTO monitored_directories (directory_path) VALUES ('/home/me/src')")
+    before = await pg.fetchval("SELECT updated_at FROM monitored_directories")
+    await pg.execute("UPDATE monitored_directories SET enabled = false")
+    assert await pg.fetchval("SELECT updated_at FROM monitored_directories") > before
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pg.execute("INSERT INTO monitored_directories (directory_path) VALUES ('src')")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pg.execute("INSERT INTO monitored_directories (directory_path) VALUES ('/home/me/src')")
+
+
+def test_schema_files_hold_no_destructive_statements():
+    for migration in load_migrations():
+        assert not re.search(r"\bDROP\s+(TABLE|COLUMN)\b", migration.sql, re.IGNORECASE), migration.name
