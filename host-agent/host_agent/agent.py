@@ -23,6 +23,7 @@ from host_agent.common.data_sync import DataSyncManager
 from host_agent.common.embedded_postgres import EmbeddedPostgres
 from host_agent.common.secrets import describe_url
 from host_agent.config import AgentConfig
+from host_agent.ops.control import ControlServer  # ops: control socket
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Agent:
         self._final_sync: asyncio.Task | None = None
         self._embedded: EmbeddedPostgres | None = None
         self._started_embedded = False
+        self._control = ControlServer(self)  # ops: control socket (no I/O until start())
 
     async def run(self) -> int:
         config = self.config
@@ -80,11 +82,14 @@ class Agent:
                 postgres_url = await self._resolve_postgres()
                 await self._start_sync(postgres_url)
                 tasks = self._start_collectors(AgentContext(config, postgres_url))
+                await self._control.start()  # ops: control socket
                 await self.stop_requested.wait()
+                await self._control.stop()  # ops: control socket
                 log.info("stopping: closing sessions and flushing buffers")
                 await self._stop_collectors(tasks)
                 await self._last_sync()
             finally:
+                await self._control.stop()  # ops: control socket (idempotent)
                 if self.sync_manager is not None:
                     await self.sync_manager.close()
                 if self._started_embedded and self._embedded is not None:
