@@ -1,0 +1,130 @@
+"""``sync --once`` and ``held``: one full sync from the command line, and the held-back rows.
+
+A manual sync uses its own :class:`DataSyncManager`. It is safe while the agent runs: both take
+the same per-database file locks, so their runs take turns, and PostgreSQL merges on each row's
+origin key, so no row is stored twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from host_agent.common.data_sync import DataSyncManager, TableResult
+from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
+from host_agent.common.table_sync import DESKTOP_ACTIVITY_SESSIONS, FILE_CHANGE_EVENTS, TableSync
+from host_agent.config import AgentConfig
+from host_agent.errors import AgentError
+from host_agent.ops import postgres
+from host_agent.ops.local import HeldRow, inspect_all
+
+#: Below this many waiting rows a run takes about a second: no progress bar.
+LARGE_BACKLOG_ROWS = 10_000
+
+
+class _Bar:
+    """A rich progress bar with one line per table, fed by the sync manager's callback."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<26}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, table: str, done: int, waiting: int) -> None:
+        if table not in self.tasks:
+            self.tasks[table] = self.progress.add_task(table, total=max(waiting, done))
+        self.progress.update(self.tasks[table], completed=done, total=max(waiting, done))
+
+
+async def sync_once(config: AgentConfig, *, console: Console | None = None) -> dict[str, TableResult]:
+    """Sync every table once, draining its backlog; shows a progress bar for a large backlog."""
+    settings = config.data_sync
+    if not settings.enabled:
+        raise AgentError("data sync is disabled (data_sync.enabled: false)", hint="enable it in the config file")
+    started_cluster = False
+    if config.uses_embedded_postgres:
+        url, started_cluster = await asyncio.to_thread(postgres.start_embedded, config)
+    else:
+        url = config.postgres_url or ""
+    console = console or Console(stderr=True)
+    waiting = sum(t.waiting for t in (await asyncio.to_thread(inspect_all, config)).values())
+    bar = _Bar(console) if waiting >= LARGE_BACKLOG_ROWS and console.is_terminal else None
+    manager = DataSyncManager(
+        url,
+        config.desktop_db_path,
+        config.file_events_db_path,
+        batch_size=settings.batch_size,
+        sync_interval=settings.interval_seconds,
+        max_retries=settings.max_retries,
+        retry_backoff_seconds=settings.retry_backoff_seconds,
+        progress=bar,
+    )
+    try:
+        await manager.initialize()
+        if bar is None:
+            return await manager.sync_all()
+        with bar.progress:
+            return await manager.sync_all()
+    finally:
+        await manager.close()
+        if started_cluster:
+            await asyncio.to_thread(postgres.stop_embedded, config, force=True)
+
+
+def results_ok(results: dict[str, TableResult]) -> bool:
+    return all(r.status == "success" for r in results.values())
+
+
+def render_results(results: dict[str, TableResult] | dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for name, result in results.items():
+        r = result.as_dict() if isinstance(result, TableResult) else result
+        line = f"{name:<26} {r['records_synced']:>8} synced  {r['records_failed']:>6} failed  {r['status']}"
+        lines.append(line)
+        if r["error_message"]:
+            lines.append(f"  {r['error_message']}")
+    total = sum((r.as_dict() if isinstance(r, TableResult) else r)["records_synced"] for r in results.values())
+    lines.append(f"{'total':<26} {total:>8} synced")
+    return "\n".join(lines)
+
+
+# -- held-back rows ------------------------------------------------------------------------------
+
+
+def held_rows(config: AgentConfig) -> list[HeldRow]:
+    return [row for table in inspect_all(config).values() for row in table.held]
+
+
+def release_held(config: AgentConfig) -> int:
+    """Forget every held-back mark so that the next sync tries those rows again."""
+    released = 0
+    host = DataSyncManager._get_host_identifier()
+    for spec, path, store_class in (
+        (DESKTOP_ACTIVITY_SESSIONS, config.desktop_db_path, DesktopActivityDatabase),
+        (FILE_CHANGE_EVENTS, config.file_events_db_path, FileChangeDatabase),
+    ):
+        if not path.exists():
+            continue
+        with store_class(path) as store:
+            released += TableSync(spec, store, host).release_held()
+    return released
+
+
+def render_held(rows: list[HeldRow]) -> str:
+    if not rows:
+        return "No rows are held back."
+    lines = [f"{len(rows)} row(s) held back (PostgreSQL refused them; they stay in the local database):"]
+    for row in rows:
+        at = datetime.fromtimestamp(row.held_at).astimezone()
+        lines.append(f"  {row.table_name} row {row.row_id} (held {at:%Y-%m-%d %H:%M:%S %Z}): {row.reason}")
+    lines.append("Fix the cause, then run 'reprospective-agent held --retry'.")
+    return "\n".join(lines)

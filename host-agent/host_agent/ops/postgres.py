@@ -1,0 +1,196 @@
+"""The PostgreSQL the agent syncs to, as seen by the operating commands.
+
+Either the embedded cluster under ``<data_dir>/postgres`` (no URL configured) or the server
+``database.postgres_url`` / ``DATABASE_URL`` names. Only the embedded cluster is started,
+stopped or created here; an external server is only connected to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import asyncpg
+
+from host_agent.agent import embedded_postgres_for
+from host_agent.common import pg_schema
+from host_agent.common.agent_lock import running_agent_pid
+from host_agent.common.secrets import describe_url, redact
+from host_agent.common.sync_errors import describe
+from host_agent.config import AgentConfig
+from host_agent.errors import AgentError, EmbeddedPostgresError
+
+log = logging.getLogger(__name__)
+
+#: How long a status check or a one-off command waits to connect.
+CONNECT_TIMEOUT = 5
+
+
+class PostgresUnavailableError(AgentError):
+    """PostgreSQL cannot be reached (or the embedded cluster is not running)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # "embedded" | "external"
+    url: str | None  # with its password (never print it); None: embedded cluster not running
+    shown: str  # printable: no password
+    problem: str | None = None  # why there is no URL
+
+
+def target(config: AgentConfig) -> Target:
+    """Where PostgreSQL is, without starting anything."""
+    if not config.uses_embedded_postgres:
+        url = config.postgres_url or ""
+        return Target("external", url, describe_url(url))
+    cluster = embedded_postgres_for(config)
+    shown = f"embedded cluster in {cluster.cluster_dir}"
+    try:
+        if not cluster.initialised:
+            return Target("embedded", None, shown, "the embedded cluster is not created yet")
+        if not cluster.running():
+            return Target("embedded", None, shown, "the embedded PostgreSQL server is not running")
+    except EmbeddedPostgresError as exc:
+        return Target("embedded", None, shown, str(exc))
+    return Target("embedded", cluster.url(), shown)
+
+
+def url_without_password(url: str) -> str:
+    """The URL with its password removed (not masked): for libpq tools, which then use
+    ``PGPASSWORD`` or ``~/.pgpass``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}@{host}"
+    query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def password_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.password:
+        return unquote(parts.password)
+    match = re.search(r"[?&]password=([^&]*)", parts.query, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def require_url(config: AgentConfig) -> str:
+    found = target(config)
+    if found.url is None:
+        raise PostgresUnavailableError(
+            f"PostgreSQL: {found.problem}", hint="start it with scripts/start.sh (or start the agent)"
+        )
+    return found.url
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str, timeout: float = CONNECT_TIMEOUT) -> AsyncIterator[asyncpg.Connection]:
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout)
+    except Exception as exc:
+        raise PostgresUnavailableError(f"cannot connect to {describe_url(url)}: {redact(describe(exc), url)}") from None
+    try:
+        yield conn
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.close(), timeout)
+
+
+# -- the embedded cluster ----------------------------------------------------------------------
+
+
+def start_embedded(config: AgentConfig) -> tuple[str, bool]:
+    """Create (once) and start the embedded cluster and its database; returns (url, started now)."""
+    if not config.uses_embedded_postgres:
+        raise EmbeddedPostgresError(
+            f"PostgreSQL is configured at {describe_url(config.postgres_url or '')}; the agent does not manage it",
+            hint="start that server yourself, or unset DATABASE_URL / database.postgres_url to use the embedded one",
+        )
+    cluster = embedded_postgres_for(config)
+    started = cluster.start()
+    cluster.ensure_database()
+    return cluster.url(), started
+
+
+def stop_embedded(config: AgentConfig, *, force: bool = False) -> bool:
+    """Stop the embedded cluster; returns False when it was not running."""
+    if not config.uses_embedded_postgres:
+        raise EmbeddedPostgresError(
+            f"PostgreSQL is configured at {describe_url(config.postgres_url or '')}; the agent does not manage it"
+        )
+    pid = running_agent_pid(config.data_dir)
+    if pid and not force:
+        raise AgentError(
+            f"the agent (pid {pid}) is running and uses the embedded PostgreSQL",
+            hint="stop the agent first (scripts/stop-agent.sh); it stops the cluster it started",
+        )
+    cluster = embedded_postgres_for(config)
+    if not cluster.running():
+        return False
+    cluster.stop()
+    return True
+
+
+# -- psql and reset ----------------------------------------------------------------------------
+
+
+def psql_command(url: str, args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The ``psql`` command line and environment for ``url``: the password travels in
+    ``PGPASSWORD`` (visible to the same user only), never on the command line."""
+    psql = shutil.which("psql")
+    if psql is None:
+        raise AgentError("psql is not installed", hint="Debian: apt-get install postgresql-client")
+    env = dict(os.environ)
+    password = password_of(url)
+    if password:
+        env["PGPASSWORD"] = password
+    return [psql, url_without_password(url), *args], env
+
+
+_CREATED = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>TABLE|VIEW|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)",
+    re.IGNORECASE,
+)
+
+
+def schema_objects() -> dict[str, list[str]]:
+    """The tables, views and functions the migrations create, read from the migration files."""
+    found: dict[str, list[str]] = {"TABLE": [], "VIEW": [], "FUNCTION": []}
+    for migration in pg_schema.load_migrations():
+        for match in _CREATED.finditer(migration.sql):
+            names = found[match["kind"].upper()]
+            if match["name"] not in names:
+                names.append(match["name"])
+    return found
+
+
+async def reset_database(config: AgentConfig) -> list[str]:
+    """Drop Reprospective's tables, views and functions, then apply every migration again.
+
+    Refuses while an agent runs for this data folder (it caches the schema as present).
+    Local rows keep their ``synced_at``; the dropped data is not sent again.
+    """
+    pid = running_agent_pid(config.data_dir)
+    if pid:
+        raise AgentError(
+            f"the agent (pid {pid}) is running", hint="stop it first (scripts/stop-agent.sh), then reset"
+        )
+    url = require_url(config)
+    objects = schema_objects()
+    async with connect(url) as conn:
+        async with conn.transaction():
+            for view in objects["VIEW"]:
+                await conn.execute(f"DROP VIEW IF EXISTS {view} CASCADE")
+            for table in reversed(objects["TABLE"]):
+                await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+            for function in objects["FUNCTION"]:
+                await conn.execute(f"DROP FUNCTION IF EXISTS {function}() CASCADE")
+        return await pg_schema.upgrade_schema(conn)

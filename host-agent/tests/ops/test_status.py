@@ -1,0 +1,67 @@
+"""``reprospective-agent status``: before, during and after a PostgreSQL outage, and with the agent down."""
+
+from __future__ import annotations
+
+import json
+
+from tests.ops.conftest import add_file_events, cli, wait_for
+
+
+def status(config):
+    done = cli("status", "--json", "--config", str(config.path))
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_status_reports_an_outage_longer_than_an_interval_and_its_end(make_config, run_agent, pg_proxy, pg_database):
+    config = make_config(pg_proxy.url(pg_database), interval_seconds=1, retry_backoff_seconds=0.2)
+    run_agent(config)
+    add_file_events(config.file_events_db, 10)
+    wait_for(lambda: status(config)[1]["tables"]["file_change_events"]["waiting"] == 0, message="the backlog to drain")
+
+    code, before = status(config)
+    assert code == 0, before["attention"]
+    assert before["ok"] and before["agent"]["running"] and before["agent"]["responding"]
+    assert before["postgres"]["reachable"]
+    assert before["tables"]["file_change_events"]["last_success"]["records_synced"] == 10
+    assert before["collectors"]["filesystem_watcher"] == {"enabled": False, "running": False}
+
+    pg_proxy.down()
+    add_file_events(config.file_events_db, 5, start=10)
+
+    def outage_reported():
+        code, report = status(config)
+        return (code, report) if code == 1 else None
+
+    code, during = wait_for(outage_reported, message="status to report the outage")
+    assert not during["postgres"]["reachable"]
+    assert any("PostgreSQL unreachable for" in item for item in during["attention"])
+    assert during["tables"]["file_change_events"]["waiting"] == 5
+    assert during["tables"]["file_change_events"]["oldest_waiting"]["age_seconds"] >= 0
+    assert during["postgres"]["failing_since"] is not None
+
+    text = cli("status", "--config", str(config.path))
+    assert text.returncode == 1
+    assert "UNREACHABLE" in text.stdout and "Needs attention" in text.stdout
+    assert "password" not in text.stdout.lower()
+
+    pg_proxy.up()
+
+    def recovered():
+        code, report = status(config)
+        return report if code == 0 and report["tables"]["file_change_events"]["waiting"] == 0 else None
+
+    after = wait_for(recovered, message="the agent to catch up and status to recover")
+    assert after["postgres"]["reachable"] and after["postgres"]["failing_since"] is None
+    assert after["tables"]["file_change_events"]["journal_pending"] == 0
+
+
+def test_status_needs_attention_when_the_agent_is_down(make_config, pg_url):
+    config = make_config(pg_url)
+    code, report = status(config)
+    assert code == 1
+    assert report["agent"] == {"running": False, "pid": None, "responding": False, "started": None}
+    assert report["attention"] == ["the agent is not running (start it with scripts/start-agent.sh)"]
+    assert report["postgres"]["reachable"]
+    assert report["tables"]["file_change_events"]["exists"] is False
+    assert not config.file_events_db.exists()  # looking creates nothing
