@@ -63,6 +63,15 @@ def _desktop_sync_state(conn: sqlite3.Connection) -> None:
     add_revision_tracking(conn, "desktop_activity_sessions", DESKTOP_DATA_COLUMNS)
 
 
+#: ``agent_state`` key of the desktop monitor's heartbeat.
+HEARTBEAT_KEY = "desktop_monitor_heartbeat"
+
+
+def _create_agent_state(conn: sqlite3.Connection) -> None:
+    # Small facts the agent keeps between runs (the desktop monitor's heartbeat); not synced.
+    conn.execute("CREATE TABLE IF NOT EXISTS agent_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 class DesktopActivityDatabase(SQLiteStore):
     """``desktop_activity.db``: one row per session (same application and window title)."""
 
@@ -70,6 +79,7 @@ class DesktopActivityDatabase(SQLiteStore):
         ("001_desktop_activity_sessions", _create_desktop_tables),
         ("002_add_synced_at", _add_synced_at),
         ("003_sync_state", _desktop_sync_state),
+        ("004_agent_state", _create_agent_state),
     )
 
     def migrate_add_synced_at_column(self) -> None:
@@ -120,6 +130,25 @@ class DesktopActivityDatabase(SQLiteStore):
                 "SELECT * FROM desktop_activity_sessions ORDER BY start_time DESC, id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [dict(row) for row in rows]
+
+    def record_heartbeat(self, time: int) -> None:
+        """Note that the open session was known to be current at ``time`` (UTC epoch seconds).
+
+        After a crash or power loss, the session left open is closed at this time, not at the
+        next start-up.
+        """
+        with self.atomic() as conn:
+            conn.execute(
+                "INSERT INTO agent_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (HEARTBEAT_KEY, str(int(time))),
+            )
+
+    def last_heartbeat(self) -> int | None:
+        """The last time recorded by :meth:`record_heartbeat`, or None if there is none."""
+        with self.reading() as conn:
+            row = conn.execute("SELECT value FROM agent_state WHERE key = ?", (HEARTBEAT_KEY,)).fetchone()
+        return int(row[0]) if row is not None else None
 
 
 # ----------------------------------------------------------------------------------------
