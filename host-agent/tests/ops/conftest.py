@@ -116,7 +116,7 @@ class AgentProcess:
             stderr=subprocess.STDOUT,
             env=clean_env(),
         )
-        wait_for(self._answers, message=f"the agent to answer (log: {self.log_path})")
+        wait_for(self._answers, message=f"the agent to answer after its first sync run (log: {self.log_path})")
         return self
 
     def _answers(self) -> bool:
@@ -124,10 +124,11 @@ class AgentProcess:
         if self.proc.poll() is not None:
             raise AssertionError(f"the agent exited with {self.proc.returncode}:\n{self.log()}")
         try:
-            control.request(self.config.data_dir, "ping", timeout=2)
+            reply = control.request(self.config.data_dir, "status", timeout=5)
         except control.AgentNotRunningError:
             return False
-        return True
+        # Ready once the loop's first run (at start-up) is over: rows added later wait for a trigger.
+        return not reply["sync"]["active"] or reply["sync"]["last_run_at"] is not None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
