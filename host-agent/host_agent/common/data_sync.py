@@ -281,17 +281,20 @@ class DataSyncManager:
         read_ahead: asyncio.Task[list[Row]] | None = None
         try:
             waiting = await asyncio.to_thread(table.count_waiting) if self.progress else 0
+            upto = await asyncio.to_thread(table.last_id)  # a run is bounded: later rows wait
             async with self._connection() as conn:
                 await self._ensure_schema(conn)
                 await self._ship_journal(name, conn)
-                read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, 0, self.batch_size))
+                read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, 0, self.batch_size, upto))
                 while True:
                     rows = await read_ahead
                     read_ahead = None
                     if not rows:
                         break
                     # Read the next batch from SQLite while PostgreSQL writes this one.
-                    read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size))
+                    read_ahead = asyncio.create_task(
+                        asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto)
+                    )
                     outcome = await table.write_batch(conn, rows, self.statement_timeout)
                     await asyncio.to_thread(table.mark, outcome)
                     result.records_synced += len(outcome.synced)
@@ -349,10 +352,12 @@ class DataSyncManager:
     # -- the plan's per-table steps (thin: the logic lives in TableSync) --------------------
 
     def _get_unsynced_desktop_records(self, after_id: int = 0, limit: int | None = None) -> list[Row]:
-        return self._tables[DESKTOP_ACTIVITY_SESSIONS.name].read_batch(after_id, limit or self.batch_size)
+        table = self._tables[DESKTOP_ACTIVITY_SESSIONS.name]
+        return table.read_batch(after_id, limit or self.batch_size, table.last_id())
 
     def _get_unsynced_file_records(self, after_id: int = 0, limit: int | None = None) -> list[Row]:
-        return self._tables[FILE_CHANGE_EVENTS.name].read_batch(after_id, limit or self.batch_size)
+        table = self._tables[FILE_CHANGE_EVENTS.name]
+        return table.read_batch(after_id, limit or self.batch_size, table.last_id())
 
     def _update_desktop_synced_flags(self, rows: list[Row]) -> None:
         self._tables[DESKTOP_ACTIVITY_SESSIONS.name].mark(BatchOutcome(synced=rows))

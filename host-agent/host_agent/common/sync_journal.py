@@ -3,7 +3,7 @@
 Every run that moved or failed rows is written here first, inside the database it describes.
 While PostgreSQL is away the entries wait; consecutive failed runs with the same error are
 folded into one entry with an attempt count, so a long outage is one line in ``sync_logs``,
-not thousands.
+not thousands (the first error message is kept).
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ class SyncJournal:
                 and last["status"] == "failed"
                 and last["records_synced"] == 0
                 and result.records_synced == 0
-                and last["error_message"] == result.error_message
             )
             if repeat:
                 conn.execute(

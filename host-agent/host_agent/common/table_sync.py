@@ -76,7 +76,7 @@ class TableSpec:
         cols = ", ".join(f"t.{c}" for c in self.column_names)
         return (
             f"SELECT t.id, t.sync_revision, {cols} FROM {self.name} AS t "
-            f"WHERE t.synced_at IS NULL AND t.id > ? "
+            f"WHERE t.synced_at IS NULL AND t.id > ? AND t.id <= ? "
             f"AND NOT EXISTS (SELECT 1 FROM sync_held_rows AS h "
             f"WHERE h.table_name = '{self.name}' AND h.row_id = t.id AND h.revision = t.sync_revision) "
             f"ORDER BY t.id LIMIT ?"
@@ -159,9 +159,15 @@ class TableSync:
 
     # -- SQLite side (blocking: call from a worker thread) -------------------------------
 
-    def read_batch(self, after_id: int, limit: int) -> list[Row]:
+    def read_batch(self, after_id: int, limit: int, upto_id: int) -> list[Row]:
+        """Up to ``limit`` waiting rows with ``after_id < id <= upto_id``, in id order."""
         with self.store.reading() as conn:
-            return [tuple(row) for row in conn.execute(self._select_sql, (after_id, limit))]
+            return [tuple(row) for row in conn.execute(self._select_sql, (after_id, upto_id, limit))]
+
+    def last_id(self) -> int:
+        """The newest row's id: a run syncs up to it, so rows written meanwhile wait for the next run."""
+        with self.store.reading() as conn:
+            return conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.spec.name}").fetchone()[0]
 
     def count_waiting(self) -> int:
         with self.store.reading() as conn:

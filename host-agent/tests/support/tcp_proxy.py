@@ -67,6 +67,8 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            for sock in (client, upstream):  # no Nagle delay on a relay of small messages
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._sockets.update((client, upstream))
             for src, dst in ((client, upstream), (upstream, client)):
@@ -83,10 +85,13 @@ class TcpProxy:
             pass  # the other side or down() closed the connection: that is the point
         finally:
             for sock in (src, dst):
+                # shutdown() first: close() alone does not wake the other pump's recv(), and
+                # the peer would never see the connection end.
                 try:
-                    sock.close()
+                    sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
-                    pass
+                    pass  # already shut down by the other pump
+                sock.close()
             with self._lock:
                 self._sockets.discard(src)
                 self._sockets.discard(dst)
