@@ -21,7 +21,7 @@ status=0
 "$AGENT" trigger "${CONFIG_ARGS[@]}" "${timeout_args[@]}" || status=$?
 case $status in
     0) ;;
-    3) log "no agent is running: nothing was synced (start one with scripts/start-agent.sh, or run 'reprospective-agent sync --once')" ;;
+    3) log "nothing was synced (without an agent, 'reprospective-agent sync --once' syncs from here)" ;;
     *) log "the sync run did not fully succeed (see above; 'reprospective-agent status' tells more)" ;;
 esac
 exit "$status"

@@ -1,0 +1,44 @@
+"""Every sub-command and every script explains itself with --help, and the commands take --config."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from host_agent.cli import build_parser
+from tests.ops.conftest import SCRIPTS, script
+
+SCRIPT_NAMES = [
+    "show-sync-stats.sh", "trigger-sync.sh", "start-agent.sh", "stop-agent.sh", "start.sh", "stop.sh", "reset-db.sh",
+]  # fmt: skip
+
+
+def sub_commands() -> list[list[str]]:
+    parser = build_parser()
+    found = []
+    for action in parser._subparsers._group_actions:  # the documented way to list sub-parsers is not public
+        for name, sub in action.choices.items():
+            nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+            found += [[name, leaf] for a in nested for leaf in a.choices] if nested else [[name]]
+    return found
+
+
+@pytest.mark.parametrize("words", sub_commands(), ids=" ".join)
+def test_every_sub_command_has_help_and_takes_config(words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([*words, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--config PATH" in out and f"reprospective-agent {' '.join(words)}" in out
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_every_script_has_usage_and_strict_mode(name):
+    text = (SCRIPTS / name).read_text()
+    assert "set -euo pipefail" in text
+    done = script(name, "--help")
+    assert done.returncode == 0
+    assert done.stdout.startswith(f"Usage: scripts/{name}") and "--config PATH" in done.stdout
+    bad = script(name, "--no-such-option")
+    assert bad.returncode == 2 and "unknown argument: --no-such-option" in bad.stderr
