@@ -1,0 +1,123 @@
+"""The filesystem watcher's buffer: rows waiting to be written, coalescing, duplicate checks.
+
+Rows come from watchdog's observer thread (and from rescans in a worker thread); the asyncio
+loop takes them out in batches and writes each batch in one SQLite transaction. Everything
+here is in memory and guarded by one lock; nothing touches the disk.
+
+Per path, the buffer remembers the last change it accepted (kind, monotonic and wall time):
+
+- a ``modified`` within ``coalesce_seconds`` of an accepted ``created`` or ``modified`` of the
+  same file is folded into that row (its size is refreshed while the row is still waiting);
+  the cool-down is counted from the accepted row, so a file written for a minute gives about
+  one row per cool-down, not one row in total;
+- a ``created`` for a file already known to exist (no deletion since), or a ``deleted`` for a
+  file already known to be gone, is a duplicate (watchdog reports files found in a new folder
+  and may also pass on their own events; a rescan may find what events also reported) and is
+  dropped.
+
+That memory is also what a rescan compares against (see :meth:`EventBuffer.known`), and is
+forgotten up to a point in time when a rescan has taken a new reference snapshot.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: Kinds meaning "the file exists at this path" and "nothing is at this path any more".
+EXISTS = frozenset({"created", "modified", "moved"})
+GONE = frozenset({"deleted", "moved_away"})
+
+
+@dataclass(frozen=True)
+class Known:
+    kind: str  # created / modified / moved / deleted / moved_away
+    mono: float  # time.monotonic() when accepted
+    wall: float  # epoch seconds of the row
+
+
+class EventBuffer:
+    def __init__(
+        self,
+        *,
+        coalesce_seconds: float,
+        max_events: int,
+        on_full: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.coalesce_seconds = coalesce_seconds
+        self.max_events = max_events
+        self._on_full = on_full
+        self._lock = threading.Lock()
+        self._rows: list[dict[str, Any]] = []
+        self._waiting: dict[str, dict[str, Any]] = {}  # path -> its row, while not yet taken
+        self._known: dict[str, Known] = {}
+        self._full_signalled = False
+        self.coalesced = 0
+        self.duplicates = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rows)
+
+    @property
+    def known_paths(self) -> int:
+        with self._lock:
+            return len(self._known)
+
+    def known(self, path: str) -> Known | None:
+        with self._lock:
+            return self._known.get(path)
+
+    def add(self, row: dict[str, Any], path: str, *, mono: float, old_path: str | None = None) -> bool:
+        """Accept a row for ``path`` (its raw, unescaped form); False if coalesced or a duplicate."""
+        kind = row["event_type"]
+        with self._lock:
+            last = self._known.get(path)
+            if last is not None:
+                if kind == "modified" and last.kind in ("created", "modified") and mono - last.mono < self.coalesce_seconds:
+                    waiting = self._waiting.get(path)
+                    if waiting is not None:
+                        waiting["file_size"] = row["file_size"]
+                        waiting["is_symlink"] = row["is_symlink"]
+                    self.coalesced += 1
+                    return False
+                if (kind == "created" and last.kind in EXISTS) or (kind == "deleted" and last.kind in GONE):
+                    self.duplicates += 1
+                    return False
+            self._known[path] = Known(kind, mono, row["event_time"])
+            if old_path is not None:
+                self._known[old_path] = Known("moved_away", mono, row["event_time"])
+                self._waiting.pop(old_path, None)
+            self._rows.append(row)
+            self._waiting[path] = row
+            full = len(self._rows) >= self.max_events and not self._full_signalled
+            if full:
+                self._full_signalled = True
+        if full:
+            self._on_full()
+        return True
+
+    def take(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Remove and return up to ``limit`` waiting rows, oldest first."""
+        with self._lock:
+            if limit is None or limit >= len(self._rows):
+                rows, self._rows = self._rows, []
+                self._waiting.clear()
+            else:
+                rows, self._rows = self._rows[:limit], self._rows[limit:]
+                taken = {id(r) for r in rows}
+                self._waiting = {p: r for p, r in self._waiting.items() if id(r) not in taken}
+            self._full_signalled = len(self._rows) >= self.max_events
+        return rows
+
+    def put_back(self, rows: list[dict[str, Any]]) -> None:
+        """Return rows that could not be written; they go first in the next batch."""
+        with self._lock:
+            self._rows[:0] = rows
+
+    def forget_before(self, mono: float) -> None:
+        """Drop what is remembered about changes accepted before ``mono`` (a rescan's start)."""
+        with self._lock:
+            self._known = {p: k for p, k in self._known.items() if k.mono >= mono}

@@ -1,0 +1,430 @@
+"""The filesystem watcher: file changes under the monitored directories, into ``file_changes.db``.
+
+Threads: watchdog's inotify observer reads the kernel queue and calls :meth:`FileSystemWatcher._on_event`
+in its own thread, which turns each change into a row (``lstat``, project name) and puts it in
+the :class:`EventBuffer`. The asyncio side only waits: a batch is written when the buffer holds
+``buffer.max_events`` rows or ``buffer.flush_interval`` seconds have passed, in one transaction
+run in a worker thread. The directory list is re-read every ``refresh_interval_seconds``.
+
+What is recorded: files and symbolic links (a link's own creation, change and deletion; links are
+never followed), not folders. A move inside a monitored tree is one ``moved`` row with both paths;
+a move in from outside (or from an excluded name) is ``created``, a move out (or to an excluded
+name) is ``deleted``. Excluded paths (``exclude_patterns``, matched against the path relative to
+the monitored root, and the agent's own data folder) are never written anywhere.
+
+The kernel queue holds ``fs.inotify.max_queued_events`` events. Only the event types recorded are
+asked for (``event_filter``), which keeps a 20,000-file burst within it; if it still overflows,
+watchdog logs "Inotify queue overflowed" and nothing else, so a logging handler catches that line
+and the watcher rescans: a new :class:`DirectorySnapshot` of each tree is diffed with the one taken
+when the tree started being watched (or at the last rescan), and the differences that no event
+reported are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import re
+import stat
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import (
+    DirDeletedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers.api import ObservedWatch
+from watchdog.observers.inotify import InotifyObserver
+from watchdog.utils.dirsnapshot import DirectorySnapshot
+
+from host_agent.collectors import tree_rescan, watch_checks
+from host_agent.collectors.event_buffer import EventBuffer
+from host_agent.collectors.file_events import ProjectResolver, build_row, escape_path, stat_path
+from host_agent.collectors.monitored_directories import DirectoryList, DirectorySource, directory_source_for
+from host_agent.common.database import FileChangeDatabase
+from host_agent.config import FilesystemWatcherSection
+from host_agent.errors import InvalidEventError, StoreError
+
+log = logging.getLogger(__name__)
+
+#: The only event types asked of the kernel (see the module docstring): each one not asked for
+#: is one less event competing for the kernel queue in a burst.
+EVENT_FILTER = [FileCreatedEvent, FileModifiedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent]
+_KINDS = {FileCreatedEvent: "created", FileModifiedEvent: "modified", FileDeletedEvent: "deleted"}
+
+#: The logger and message by which watchdog reports a kernel queue overflow (watchdog 4 to 7).
+OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
+OVERFLOW_MESSAGE = "Inotify queue overflowed"
+
+#: Most rows per SQLite transaction; a burst is written in several short transactions.
+MAX_ROWS_PER_TRANSACTION = 5000
+#: A rescan waits until no event arrived for this long (the burst is over), at most QUIET_MAX.
+QUIET_SECONDS = 0.5
+QUIET_MAX_SECONDS = 10.0
+#: Paths remembered for duplicate checks before a rescan takes a new reference and forgets them.
+MAX_KNOWN_PATHS = 200_000
+
+
+@dataclass
+class _Root:
+    path: str  # the watched folder, links resolved
+    configured: Path
+    watch: ObservedWatch
+    snapshot: DirectorySnapshot | None = None
+    deleted: bool = False
+
+
+class _RootHandler(FileSystemEventHandler):
+    def __init__(self, watcher: FileSystemWatcher, root: str) -> None:
+        self.watcher, self.root = watcher, root
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        self.watcher._on_event(event, self.root)
+
+
+class _OverflowAlarm(logging.Handler):
+    """Calls back when watchdog logs that the kernel's inotify queue overflowed."""
+
+    def __init__(self, callback) -> None:
+        super().__init__(logging.WARNING)
+        self.callback = callback
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(OVERFLOW_MESSAGE):
+            self.callback()
+
+
+class FileSystemWatcher:
+    name = "filesystem watcher"
+
+    def __init__(
+        self,
+        directories: DirectorySource,
+        db_path: Path,
+        settings: FilesystemWatcherSection,
+        *,
+        data_dir: Path | None = None,
+    ) -> None:
+        self.directories = directories
+        self.db_path = Path(db_path)
+        self.settings = settings
+        self.data_dir = os.path.realpath(data_dir) if data_dir is not None else None
+        self._excludes = [re.compile(p) for p in settings.exclude_patterns]
+        self.projects = ProjectResolver()
+        self.buffer = EventBuffer(
+            coalesce_seconds=settings.coalesce_seconds,
+            max_events=settings.buffer.max_events,
+            on_full=self._wake_threadsafe,
+        )
+        self.roots: dict[str, _Root] = {}
+        self.rows_written = 0
+        self.overflows = 0
+        self.lists_applied = 0  # directory lists applied so far (the first one before recording starts)
+        self._warned: dict[str, str] = {}
+        self._apply_lock = threading.Lock()
+        self._closing = False
+        self._overflowed = threading.Event()
+        self._last_event = time.monotonic()
+        self._observer: InotifyObserver | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    # -- the collector -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        db = await asyncio.to_thread(FileChangeDatabase, self.db_path)
+        # watchdog warns when a new folder gets its watch both from its creation event and from the
+        # walk of its parent; the second registration replaces the first with the same callback.
+        warnings.filterwarnings("ignore", message="Callback with id .* already exists", category=RuntimeWarning)
+        alarm = _OverflowAlarm(self._on_overflow)
+        watchdog_log = logging.getLogger(OVERFLOW_LOGGER)
+        if not watchdog_log.isEnabledFor(logging.WARNING):
+            watchdog_log.setLevel(logging.WARNING)  # the overflow warning is how an overflow is seen
+        watchdog_log.addHandler(alarm)
+        refresher = rescan = relay = None
+        try:
+            try:
+                self._observer = InotifyObserver()
+                self._observer.start()
+            except OSError as exc:
+                log.error("filesystem watcher cannot start: %s (see fs.inotify.max_user_instances)", exc)
+                return
+            await self.apply(await self.directories.load())
+            refresher = asyncio.create_task(self._refresh_loop(), name="fs-watcher-refresh")
+            relay = asyncio.create_task(self._relay(stop), name="fs-watcher-stop")
+            next_flush = time.monotonic() + self.settings.buffer.flush_interval
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_flush - time.monotonic()))
+                except asyncio.TimeoutError:
+                    pass  # the flush interval passed
+                self._wake.clear()
+                if (self._overflowed.is_set() or self.buffer.known_paths > MAX_KNOWN_PATHS) and (
+                    rescan is None or rescan.done()
+                ):
+                    rescan = asyncio.create_task(self._rescan(), name="fs-watcher-rescan")
+                if len(self.buffer) >= self.settings.buffer.max_events or time.monotonic() >= next_flush:
+                    await self._flush(db)
+                    next_flush = time.monotonic() + self.settings.buffer.flush_interval
+        finally:
+            self._closing = True
+            tasks = [t for t in (refresher, rescan, relay) if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(self._stop_observer)
+            watchdog_log.removeHandler(alarm)
+            await self._flush(db, final=True)
+            await asyncio.to_thread(db.close)
+            log.info("filesystem watcher stopped: %d rows written", self.rows_written)
+
+    async def _relay(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        assert self._wake is not None
+        self._wake.set()
+
+    def _wake_threadsafe(self) -> None:
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _flush(self, db: FileChangeDatabase, *, final: bool = False) -> None:
+        while rows := self.buffer.take(MAX_ROWS_PER_TRANSACTION):
+            try:
+                written = await asyncio.to_thread(_save, db, rows)
+            except StoreError as exc:
+                if final:
+                    log.error("could not write the last %d file events to %s: %s", len(rows), db.db_path, exc)
+                else:
+                    self.buffer.put_back(rows)
+                    log.warning("cannot write file events to %s (%s); kept %d in memory", db.db_path, exc, len(rows))
+                return
+            self.rows_written += written
+
+    # -- directories ---------------------------------------------------------------------
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.refresh_interval_seconds)
+            await self.apply(await self.directories.load())
+
+    async def apply(self, listing: DirectoryList) -> None:
+        """Watch exactly the usable folders of ``listing`` (started and stopped as needed)."""
+        await asyncio.to_thread(self._apply, listing.directories)
+
+    def _apply(self, directories: tuple[Path, ...]) -> None:
+        with self._apply_lock:
+            if self._closing or self._observer is None:
+                return
+            wanted: dict[str, Path] = {}
+            for configured in directories:
+                real = self._usable(configured)
+                if real is not None:
+                    wanted.setdefault(real, configured)
+            inside = {r for r in wanted for o in wanted if r != o and (r + "/").startswith(o.rstrip("/") + "/")}
+            for real in sorted(inside):
+                log.info("%s is inside another monitored directory, already watched", wanted.pop(real))
+            for real, root in list(self.roots.items()):
+                if real not in wanted or root.deleted:
+                    self._observer.unschedule(root.watch)
+                    del self.roots[real]
+                    log.info("stopped watching %s", root.configured)
+            for real, configured in wanted.items():
+                if real not in self.roots and not self._closing:
+                    self._start_watching(real, configured)
+            self.lists_applied += 1
+
+    def _usable(self, configured: Path) -> str | None:
+        """The folder to watch for ``configured`` (a link resolved), or None with one warning."""
+        path = str(configured)
+        real = os.path.realpath(path)
+        problem = None
+        if not os.path.lexists(path):
+            problem = "does not exist"
+        elif not os.path.isdir(real):
+            problem = "is not a folder" if real == path else f"is a link to {real}, which is not a folder"
+        elif not os.access(real, os.R_OK | os.X_OK):
+            problem = "is not readable"
+        elif self.data_dir is not None and (real + "/").startswith(self.data_dir.rstrip("/") + "/"):
+            problem = f"is inside the agent's data folder {self.data_dir}"
+        if problem is not None:
+            self._warn_once(path, f"monitored directory {path} {problem}; not watched (checked again every refresh)")
+            return None
+        self._warned.pop(path, None)
+        return real
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if self._warned.get(key) != message:
+            self._warned[key] = message
+            log.warning("%s", message)
+
+    def _start_watching(self, real: str, configured: Path) -> None:
+        assert self._observer is not None
+        try:
+            watch = self._observer.schedule(
+                _RootHandler(self, real), real, recursive=True, event_filter=EVENT_FILTER, follow_symlink=False
+            )
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                message = f"monitored directory {configured}: {watch_checks.limit_advice()}; not watched"
+            else:
+                message = f"monitored directory {configured} cannot be watched: {exc.strerror or exc}"
+            self._warn_once(str(configured), message)
+            return
+        root = _Root(real, configured, watch)
+        self.roots[real] = root
+        unwatched = watch_checks.unwatched_folders(real)
+        if unwatched:
+            self._warn_once(str(configured), watch_checks.describe_unwatched(configured, unwatched))
+        root.snapshot = self._snapshot(real)
+        shown = str(configured) if real == str(configured) else f"{configured} (a link to {real})"
+        log.info("watching %s", shown)
+
+    def _stop_observer(self) -> None:
+        with self._apply_lock:
+            if self._observer is not None:
+                self._observer.stop()
+                self._observer.join()
+                self._observer = None
+
+    # -- events (watchdog's thread) ---------------------------------------------------------
+
+    def _on_event(self, event: FileSystemEvent, root: str) -> None:
+        self._last_event = time.monotonic()
+        src = os.fsdecode(event.src_path)
+        if src == root and isinstance(event, (DirDeletedEvent, FileDeletedEvent)):
+            if root in self.roots:
+                self.roots[root].deleted = True
+            log.warning("monitored directory %s was deleted; watched again if it comes back", escape_path(root))
+            return
+        if event.is_directory:
+            return
+        if isinstance(event, FileMovedEvent):
+            dest = os.fsdecode(event.dest_path)
+            src_ok, dest_ok = self.recordable(src, root), self.recordable(dest, root)
+            if src_ok and dest_ok:
+                self._record("moved", dest, root, old_path=src)
+            elif dest_ok:
+                self._record("created", dest, root)
+            elif src_ok:
+                self._record("deleted", src, root)
+            return
+        kind = _KINDS.get(type(event))
+        if kind is not None and self.recordable(src, root):
+            self._record(kind, src, root)
+
+    def recordable(self, path: str, root: str) -> bool:
+        """Inside ``root``, not excluded, not in the agent's data folder."""
+        if not path.startswith(root.rstrip("/") + "/"):
+            return False
+        if self.data_dir is not None and (path + "/").startswith(self.data_dir.rstrip("/") + "/"):
+            return False
+        relative = os.path.relpath(path, root)
+        return not any(pattern.search(relative) for pattern in self._excludes)
+
+    def _record(self, kind: str, path: str, root: str, *, old_path: str | None = None, wall: float | None = None) -> None:
+        st = None if kind == "deleted" else stat_path(path)
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            return  # a folder now stands at this path; folders are not recorded
+        name = os.path.basename(path)
+        if kind != "modified" and self.projects.is_marker(name):
+            self.projects.forget()
+        row = build_row(
+            kind,
+            path,
+            root,
+            event_time=time.time() if wall is None else wall,
+            stat=st,
+            project_name=self.projects.project_for(path, root),
+            old_path=old_path,
+        )
+        self.buffer.add(row, path, mono=time.monotonic(), old_path=old_path)
+
+    # -- overflow and rescans --------------------------------------------------------------
+
+    def _on_overflow(self) -> None:
+        self.overflows += 1
+        if not self._overflowed.is_set():
+            log.warning("inotify queue overflowed: events were lost; rescanning the monitored directories")
+        self._overflowed.set()
+        self._wake_threadsafe()
+
+    async def _rescan(self) -> None:
+        deadline = time.monotonic() + QUIET_MAX_SECONDS
+        while time.monotonic() - self._last_event < QUIET_SECONDS and time.monotonic() < deadline:
+            await asyncio.sleep(QUIET_SECONDS / 5)
+        self._overflowed.clear()
+        found = await asyncio.to_thread(self.rescan)
+        if found:
+            log.warning("rescan recorded %d changes that no event reported", found)
+        else:
+            log.info("rescan done: no change was missed")
+
+    def rescan(self) -> int:
+        """Diff each tree with its reference snapshot; record what events missed. Returns the count."""
+        found = 0
+        started = time.monotonic()
+        with self._apply_lock:
+            for root in list(self.roots.values()):
+                if self._closing:
+                    break
+                new = self._snapshot(root.path)
+                if root.snapshot is not None and new is not None:
+                    changes = tree_rescan.missed_changes(
+                        new - root.snapshot,
+                        self.buffer.known,
+                        lambda path, r=root.path: self.recordable(path, r),
+                        lambda path: st.st_mtime if (st := stat_path(path)) else None,
+                    )
+                    now = time.time()
+                    for kind, path, old_path in changes:
+                        self._record(kind, path, root.path, old_path=old_path, wall=now)
+                    found += len(changes)
+                root.snapshot = new
+        self.buffer.forget_before(started)
+        return found
+
+    def _snapshot(self, root: str) -> DirectorySnapshot | None:
+        try:
+            return tree_rescan.take_snapshot(root, lambda folder: self.recordable(folder, root))
+        except OSError as exc:
+            log.warning("cannot take a snapshot of %s for rescans: %s", escape_path(root), exc)
+            return None
+
+
+def _save(db: FileChangeDatabase, rows: list[dict]) -> int:
+    """Write rows in one transaction; if one is invalid, write the others one by one."""
+    try:
+        db.save_events(rows)
+        return len(rows)
+    except InvalidEventError as exc:
+        log.error("a batch of %d file events was refused (%s); writing them one by one", len(rows), exc)
+    written = 0
+    for row in rows:
+        try:
+            db.save_event(row)
+            written += 1
+        except InvalidEventError as exc:
+            log.error("file event for %s could not be stored: %s", row.get("file_path"), exc)
+    return written
+
+
+def create_collector(context) -> FileSystemWatcher:
+    config = context.config
+    return FileSystemWatcher(
+        directory_source_for(config, context.postgres_url),
+        config.file_events_db_path,
+        config.filesystem_watcher,
+        data_dir=config.data_dir,
+    )

@@ -1,0 +1,65 @@
+"""Rescans after lost events: what a new snapshot of a tree shows that no event reported.
+
+A :class:`DirectorySnapshot` of each watched tree is kept as the reference (taken when the tree
+starts being watched, then at each rescan). After the kernel dropped events, a new snapshot is
+diffed with the reference; a difference is a missed change unless the buffer already accepted
+an event saying the same (see :class:`~host_agent.collectors.event_buffer.EventBuffer`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from watchdog.utils.dirsnapshot import DirectorySnapshot, DirectorySnapshotDiff
+
+from host_agent.collectors.event_buffer import EXISTS, GONE, Known
+
+#: (event type, path, old path for a move)
+Change = tuple[str, str, "str | None"]
+
+
+def take_snapshot(root: str, enter: Callable[[str], bool]) -> DirectorySnapshot:
+    """The tree below ``root``: links not followed, folders for which ``enter`` is false skipped.
+
+    Raises OSError when ``root`` itself cannot be read.
+    """
+
+    def listdir(folder: str | None):
+        with os.scandir(folder) as entries:
+            return [e for e in entries if not e.is_dir(follow_symlinks=False) or enter(e.path)]
+
+    return DirectorySnapshot(root, recursive=True, stat=os.lstat, listdir=listdir)
+
+
+def missed_changes(
+    diff: DirectorySnapshotDiff,
+    known: Callable[[str], Known | None],
+    recordable: Callable[[str], bool],
+    mtime: Callable[[str], float | None],
+) -> list[Change]:
+    """The file changes in ``diff`` that no accepted event already reported."""
+
+    def kind_of(path: str) -> str | None:
+        k = known(path)
+        return k.kind if k is not None else None
+
+    changes: list[Change] = []
+    for path in diff.files_created:
+        if recordable(path) and kind_of(path) not in EXISTS:
+            changes.append(("created", path, None))
+    for path in diff.files_deleted:
+        if recordable(path) and kind_of(path) not in GONE:
+            changes.append(("deleted", path, None))
+    for path in diff.files_modified:
+        last, changed_at = known(path), mtime(path)
+        if recordable(path) and (last is None or (changed_at is not None and changed_at > last.wall)):
+            changes.append(("modified", path, None))
+    for src, dest in diff.files_moved:
+        if kind_of(dest) == "moved":
+            continue
+        if recordable(dest):
+            changes.append(("moved", dest, src) if recordable(src) else ("created", dest, None))
+        elif recordable(src) and kind_of(src) not in GONE:
+            changes.append(("deleted", src, None))
+    return changes

@@ -1,0 +1,354 @@
+"""The filesystem watcher on real inotify, real folders and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from host_agent.collectors.file_events import unescape_path_bytes
+from host_agent.collectors.filesystem_watcher import FileSystemWatcher, create_collector
+from host_agent.collectors.monitored_directories import PostgresDirectories, StaticDirectories
+from host_agent.config import AgentConfig
+from tests.collectors.fs_harness import (
+    ListedDirectories,
+    of_type,
+    read_events,
+    relative_paths,
+    running_watcher,
+    settings,
+    wait_for,
+    wait_for_rows,
+)
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    path = tmp_path / "watched"
+    path.mkdir()
+    return path
+
+
+def db_of(data_dir: Path) -> Path:
+    return data_dir / "file_changes.db"
+
+
+async def test_created_modified_and_deleted_files_each_give_one_row(root, data_dir):
+    existing = root / "notes.txt"
+    existing.write_text("old")
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])):
+        (root / "new.py").write_text("print(1)\n")
+        await wait_for_rows(db_of(data_dir), lambda rows: relative_paths(rows, "created") == ["new.py"])
+        existing.write_text("changed content")
+        await wait_for_rows(db_of(data_dir), lambda rows: relative_paths(rows, "modified") == ["notes.txt"])
+        existing.unlink()
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: relative_paths(rows, "deleted") == ["notes.txt"])
+    created, modified, deleted = rows
+    assert created["file_path"] == str(root / "new.py")
+    assert created["monitored_root"] == str(root)
+    assert created["file_extension"] == ".py"
+    assert created["event_time_iso"]
+    assert modified["file_size"] == len("changed content")
+    assert deleted["file_size"] is None
+    assert len(rows) == 3
+
+
+async def test_move_inside_the_tree_keeps_old_and_new_path(root, data_dir, tmp_path):
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    (root / "a" / "draft.md").write_text("text")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "incoming.txt").write_text("in")
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])):
+        os.rename(root / "a" / "draft.md", root / "b" / "final.md")
+        os.rename(outside / "incoming.txt", root / "incoming.txt")
+        os.rename(root / "b" / "final.md", outside / "gone.md")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) >= 3)
+    assert [(r["event_type"], r["file_path_relative"], r["old_file_path"]) for r in rows] == [
+        ("moved", "b/final.md", str(root / "a" / "draft.md")),
+        ("created", "incoming.txt", None),
+        ("deleted", "b/final.md", None),
+    ]
+    assert rows[0]["file_size"] in (4, None)  # None if it had moved on when the event was handled
+
+
+async def test_files_in_a_moved_folder_are_recorded_as_moves(root, data_dir):
+    (root / "old" / "sub").mkdir(parents=True)
+    for name in ("x.txt", "sub/y.txt"):
+        (root / "old" / name).write_text(name)
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])):
+        os.rename(root / "old", root / "new")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) >= 2)
+    assert sorted((r["file_path_relative"], r["old_file_path"]) for r in of_type(rows, "moved")) == [
+        ("new/sub/y.txt", str(root / "old/sub/y.txt")),
+        ("new/x.txt", str(root / "old/x.txt")),
+    ]
+
+
+async def test_excluded_paths_and_the_data_folder_are_never_written(tmp_path):
+    root = tmp_path / "home"
+    data_dir = root / ".local" / "reprospective"  # the data folder inside a monitored directory
+    data_dir.mkdir(parents=True)
+    names = ("node_modules/lib/index.js", ".git/HEAD", "proj/__pycache__/m.pyc", "proj/.venv/bin/python",
+             "proj/build/out.o", "proj/.main.py.swp", "proj/notes.txt~", "proj/app.log", "proj/keep.py")
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])) as watcher:
+        for name in names:
+            (root / name).write_text("x")
+        os.rename(root / "proj/.main.py.swp", root / "proj/main.py")  # an editor's atomic save
+        os.rename(root / "proj/keep.py", root / "proj/keep.py.tmp")
+        (root / "proj/last.txt").write_text("x")  # events arrive in order: this one comes last
+        await wait_for(lambda: watcher.buffer.known("%s/proj/last.txt" % root), what="the last event")
+    rows = read_events(db_of(data_dir))
+    assert [(r["event_type"], r["file_path_relative"]) for r in rows] == [
+        ("created", "proj/keep.py"),
+        ("created", "proj/main.py"),
+        ("deleted", "proj/keep.py"),
+        ("created", "proj/last.txt"),
+    ]
+    everything = repr(rows)
+    for hidden in ("node_modules", ".git", "__pycache__", ".venv", "build", ".swp", ".tmp", "file_changes.db"):
+        assert hidden not in everything
+
+
+async def test_symlinks_are_recorded_as_links_and_never_followed(root, data_dir, tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])) as watcher:
+        (root / "to-dir").symlink_to(target)
+        (root / "to-file").symlink_to("/etc/hostname")
+        await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 2)
+        (target / "inside-target.txt").write_text("not watched")
+        (root / "to-dir").unlink()
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(of_type(rows, "deleted")) == 1)
+        assert watcher.roots.keys() == {str(root)}
+    by_path = {(r["event_type"], r["file_path_relative"]): r for r in rows}
+    assert by_path[("created", "to-dir")]["is_symlink"] == 1
+    assert by_path[("created", "to-dir")]["file_size"] == len(str(target))
+    assert by_path[("created", "to-file")]["is_symlink"] == 1
+    assert ("deleted", "to-dir") in by_path
+    assert "inside-target" not in repr(rows)
+
+
+async def test_monitored_root_that_is_a_link_is_watched_at_its_target(tmp_path, data_dir, caplog):
+    real = tmp_path / "real-project"
+    real.mkdir()
+    link = tmp_path / "project-link"
+    link.symlink_to(real)
+    async with running_watcher(ListedDirectories([link]), data_dir, settings([link])):
+        (real / "a.txt").write_text("x")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
+    assert rows[0]["file_path"] == str(real / "a.txt")
+    assert rows[0]["monitored_root"] == str(real)
+    assert f"watching {link} (a link to {real})" in caplog.text
+
+
+async def test_project_name_comes_from_the_nearest_repository_or_marker(root, data_dir):
+    (root / "repo" / ".git").mkdir(parents=True)
+    (root / "repo" / "pkg").mkdir()
+    (root / "rust" / "src").mkdir(parents=True)
+    (root / "rust" / "Cargo.toml").write_text("")
+    (root / "misc" / "deep").mkdir(parents=True)
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])):
+        for name in ("repo/pkg/a.py", "rust/src/main.rs", "misc/deep/b.txt", "top.txt"):
+            (root / name).write_text("x")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 4)
+    assert {r["file_path_relative"]: r["project_name"] for r in rows} == {
+        "repo/pkg/a.py": "repo",
+        "rust/src/main.rs": "rust",
+        "misc/deep/b.txt": "misc",
+        "top.txt": None,
+    }
+
+
+async def test_repeated_modifications_within_the_cooldown_become_one_row(root, data_dir):
+    existing = root / "busy.txt"
+    existing.write_text("")
+    fresh = root / "fresh.txt"
+    async with running_watcher(
+        ListedDirectories([root]),
+        data_dir,
+        settings([root], coalesce_seconds=30, buffer={"max_events": 1000, "flush_interval": 3600}),
+    ) as watcher:
+        busy = os.open(existing, os.O_WRONLY | os.O_APPEND)
+        new = os.open(fresh, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            for _ in range(50):
+                # Alternating files: the kernel merges identical back-to-back events, not these.
+                os.write(busy, b"line\n")
+                os.write(new, b"x" * 100)
+        finally:
+            os.close(busy)
+            os.close(new)
+        await wait_for(lambda: watcher.buffer.coalesced == 99, what="99 coalesced modifications (49 + 50)")
+    rows = read_events(db_of(data_dir))
+    assert [(r["event_type"], r["file_name"]) for r in rows] == [("created", "fresh.txt"), ("modified", "busy.txt")]
+    assert rows[0]["file_size"] == 5000  # the waiting row got the size after the last write
+
+
+async def test_non_utf8_names_are_recorded_in_escaped_form_and_decode_back(root, data_dir):
+    folder = os.fsencode(root) + b"/dossier-\xe9t\xe9"
+    os.mkdir(folder)
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])):
+        with open(folder + b"/r\xe9sum\xe9\\1.TXT", "wb") as f:
+            f.write(b"abc")
+        os.unlink(folder + b"/r\xe9sum\xe9\\1.TXT")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 2)
+    created = rows[0]
+    assert created["file_name"] == "r\\xe9sum\\xe9\\\\1.TXT"
+    assert created["file_path_relative"] == "dossier-\\xe9t\\xe9/r\\xe9sum\\xe9\\\\1.TXT"
+    assert created["file_extension"] == ".txt"
+    assert created["project_name"] == "dossier-\\xe9t\\xe9"
+    assert unescape_path_bytes(created["file_path"]) == folder + b"/r\xe9sum\xe9\\1.TXT"
+    assert rows[1]["event_type"] == "deleted"
+
+
+async def test_missing_folder_gets_one_warning_the_others_are_watched_and_it_is_watched_once_it_exists(
+    root, data_dir, tmp_path, caplog
+):
+    missing = tmp_path / "not-yet"
+    a_file = tmp_path / "plain-file"
+    a_file.write_text("")
+    source = ListedDirectories([missing, a_file, root])
+    async with running_watcher(source, data_dir, settings()) as watcher:
+        (root / "seen.txt").write_text("x")
+        await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
+        await wait_for(lambda: source.loads >= 3, what="two refreshes")
+        missing.mkdir()
+        await wait_for(lambda: str(missing) in watcher.roots, what="the new folder watched")
+        (missing / "later.txt").write_text("x")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 2)
+    assert rows[1]["file_path"] == str(missing / "later.txt")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings.count(f"monitored directory {missing} does not exist; not watched (checked again every refresh)") == 1
+    assert sum(f"monitored directory {a_file} is not a folder" in w for w in warnings) == 1
+
+
+async def test_folders_added_to_and_removed_from_the_list_start_and_stop_being_watched(tmp_path, data_dir, caplog):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    source = ListedDirectories([first])
+    async with running_watcher(source, data_dir, settings()) as watcher:
+        source.directories = [first, second]
+        await wait_for(lambda: str(second) in watcher.roots, what="second watched")
+        (second / "b.txt").write_text("x")
+        await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
+        source.directories = [second]
+        await wait_for(lambda: str(first) not in watcher.roots, what="first dropped")
+        (first / "ignored.txt").write_text("x")
+        (second / "c.txt").write_text("x")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 2)
+    assert relative_paths(rows) == ["b.txt", "c.txt"]
+    assert f"stopped watching {first}" in caplog.text
+
+
+async def test_a_folder_inside_another_monitored_folder_is_not_recorded_twice(root, data_dir):
+    (root / "inner").mkdir()
+    async with running_watcher(ListedDirectories([root / "inner", root]), data_dir, settings()) as watcher:
+        assert list(watcher.roots) == [str(root)]
+        (root / "inner" / "x.txt").write_text("x")
+        await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
+        (root / "y.txt").write_text("y")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 2)
+    assert relative_paths(rows) == ["inner/x.txt", "y.txt"]
+
+
+async def test_a_full_buffer_is_written_before_the_flush_interval(root, data_dir):
+    watcher_settings = settings([root], buffer={"max_events": 10, "flush_interval": 3600})
+    async with running_watcher(ListedDirectories([root]), data_dir, watcher_settings):
+        for i in range(10):
+            (root / f"f{i}").write_text("x")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 10)
+    assert len(rows) == 10
+
+
+async def test_shutdown_writes_what_the_buffer_holds(root, data_dir):
+    watcher_settings = settings([root], buffer={"max_events": 1000, "flush_interval": 3600})
+    async with running_watcher(ListedDirectories([root]), data_dir, watcher_settings) as watcher:
+        for i in range(5):
+            (root / f"f{i}").write_text("x")
+        await wait_for(lambda: len(watcher.buffer) == 5, what="five buffered rows")
+        assert read_events(db_of(data_dir)) == []
+    assert len(read_events(db_of(data_dir))) == 5
+
+
+async def test_a_burst_of_thousands_of_files_is_recorded_without_loss(root, data_dir):
+    made = 3000
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])) as watcher:
+        for d in range(10):
+            folder = root / f"d{d}"
+            folder.mkdir()
+            (folder / "node_modules").mkdir()
+            for i in range(made // 10):
+                (folder / f"f{i}.txt").write_text("x")
+                if i % 10 == 0:
+                    (folder / "node_modules" / f"dep{i}.js").write_text("x")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) >= made, timeout=60)
+        await wait_for(lambda: len(watcher.buffer) == 0, what="an empty buffer")
+    rows = read_events(db_of(data_dir))
+    assert len(rows) == made
+    assert len({r["file_path"] for r in rows}) == made
+    assert watcher.overflows == 0
+
+
+FLOOD = r"""
+import os, sys
+folder, writes = sys.argv[1], int(sys.argv[2])
+fds = [os.open(os.path.join(folder, f"flood{i}"), os.O_WRONLY | os.O_CREAT) for i in range(2)]
+for n in range(writes):
+    os.write(fds[n & 1], b"x")  # alternating files: the kernel cannot merge the events
+    if n % 500 == 0:
+        open(os.path.join(folder, f"new{n // 500}.txt"), "w").close()
+"""
+
+
+async def test_kernel_queue_overflow_is_reported_and_a_rescan_records_the_missed_files(root, data_dir, caplog):
+    writes = 200_000  # ~400,000 queued events against fs.inotify.max_queued_events (16384 here)
+    expected = writes // 500 + 2
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])) as watcher:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOOD, str(root), str(writes))
+        assert await process.wait() == 0
+        await wait_for(lambda: watcher.overflows > 0, what="an overflow")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(of_type(rows, "created")) >= expected, timeout=60)
+    created = relative_paths(rows, "created")
+    assert sorted(created) == sorted([f"new{i}.txt" for i in range(writes // 500)] + ["flood0", "flood1"])
+    assert "inotify queue overflowed: events were lost; rescanning the monitored directories" in caplog.text
+    assert "rescan recorded" in caplog.text
+
+
+async def test_a_deleted_monitored_folder_is_dropped_and_watched_again_when_it_returns(tmp_path, data_dir, caplog):
+    root = tmp_path / "comes-and-goes"
+    root.mkdir()
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])) as watcher:
+        root.rmdir()
+        await wait_for(lambda: str(root) not in watcher.roots, what="the folder dropped")
+        root.mkdir()
+        await wait_for(lambda: str(root) in watcher.roots, what="the folder watched again")
+        (root / "back.txt").write_text("x")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
+    assert rows[0]["file_path"] == str(root / "back.txt")
+    assert f"monitored directory {root} was deleted" in caplog.text
+
+
+def test_collector_takes_its_list_from_postgresql_when_a_url_is_known(tmp_path):
+    config = AgentConfig.model_validate({"agent": {"data_dir": str(tmp_path)}})
+    config.database.file_events_db = tmp_path / "file_changes.db"
+
+    class Context:
+        postgres_url = "postgresql://u:secret@localhost/db"
+
+    Context.config = config
+    watcher = create_collector(Context)
+    assert isinstance(watcher, FileSystemWatcher)
+    assert isinstance(watcher.directories, PostgresDirectories)
+    assert watcher.name == "filesystem watcher"
+    Context.postgres_url = None
+    assert isinstance(create_collector(Context).directories, StaticDirectories)
+    assert not (tmp_path / "file_changes.db").exists()  # nothing opened before run()
