@@ -158,12 +158,14 @@ def _held(config: AgentConfig, args: argparse.Namespace) -> int:
     from host_agent.ops import manual_sync
 
     report: dict[str, Any] = {}
+    synced_ok = True
     if args.retry:
         report["released"] = manual_sync.release_held(config)
         if not args.json:
             print(f"released {report['released']} held-back row(s); syncing now")
         results = asyncio.run(manual_sync.sync_once(config))
         report["results"] = {name: r.as_dict() for name, r in results.items()}
+        synced_ok = manual_sync.results_ok(results)
         if not args.json:
             print(manual_sync.render_results(results))
     rows = manual_sync.held_rows(config)
@@ -172,7 +174,7 @@ def _held(config: AgentConfig, args: argparse.Namespace) -> int:
         _print_json(report)
     else:
         print(manual_sync.render_held(rows))
-    return EXIT_FAILED if rows else EXIT_OK
+    return EXIT_OK if synced_ok and not rows else EXIT_FAILED
 
 
 def _trigger(config: AgentConfig, args: argparse.Namespace) -> int:

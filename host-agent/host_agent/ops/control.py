@@ -217,6 +217,8 @@ def request(data_dir: Path, command: str, *, timeout: float = 30) -> dict[str, A
             ) from None
         except PermissionError:
             raise ControlError(f"not allowed to connect to {path}", hint="run this as the agent's user") from None
+        except OSError as exc:
+            raise ControlError(f"cannot connect to {path}: {exc.strerror or exc}") from None
         try:
             sock.sendall(json.dumps({"command": command}).encode() + b"\n")
             data = _read_line(sock)

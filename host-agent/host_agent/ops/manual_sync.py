@@ -125,6 +125,7 @@ def render_held(rows: list[HeldRow]) -> str:
     lines = [f"{len(rows)} row(s) held back (PostgreSQL refused them; they stay in the local database):"]
     for row in rows:
         at = datetime.fromtimestamp(row.held_at).astimezone()
-        lines.append(f"  {row.table_name} row {row.row_id} (held {at:%Y-%m-%d %H:%M:%S %Z}): {row.reason}")
+        reason = row.reason.removeprefix(f"row id {row.row_id}: ")
+        lines.append(f"  {row.table_name} row {row.row_id} (held {at:%Y-%m-%d %H:%M:%S %Z}): {reason}")
     lines.append("Fix the cause, then run 'reprospective-agent held --retry'.")
     return "\n".join(lines)
