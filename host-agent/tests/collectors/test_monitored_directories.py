@@ -1,0 +1,168 @@
+"""The watched directories kept in PostgreSQL's ``monitored_directories``, with a real server."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from host_agent.collectors.monitored_directories import (
+    CACHE_FILE_NAME,
+    FROM_CACHE,
+    FROM_CONFIG,
+    FROM_POSTGRESQL,
+    PostgresDirectories,
+    StaticDirectories,
+    host_identifier,
+)
+from tests.collectors.fs_harness import read_events, running_watcher, settings, wait_for, wait_for_rows
+
+PASSWORD = "pw-never-logged"
+
+
+def with_password(url: str) -> str:
+    return url.replace("postgresql://postgres@", f"postgresql://postgres:{PASSWORD}@")
+
+
+@pytest.fixture
+def folders(tmp_path) -> list[Path]:
+    made = []
+    for name in ("alpha", "beta", "gamma"):
+        path = tmp_path / name
+        path.mkdir()
+        made.append(path)
+    return made
+
+
+def source_for(url: str, config_dirs, data_dir: Path, **kwargs) -> PostgresDirectories:
+    return PostgresDirectories(url, config_dirs, data_dir / CACHE_FILE_NAME, timeout=2, **kwargs)
+
+
+async def test_empty_table_is_filled_from_config_on_first_contact(pg_url, pg, folders, data_dir):
+    listing = await source_for(pg_url, folders[:2], data_dir).load()
+    assert listing.origin == FROM_POSTGRESQL
+    assert listing.directories == tuple(folders[:2])
+    rows = await pg.fetch("SELECT directory_path, enabled, created_by FROM monitored_directories ORDER BY id")
+    assert [(r["directory_path"], r["enabled"], r["created_by"]) for r in rows] == [
+        (str(folders[0]), True, host_identifier()),
+        (str(folders[1]), True, host_identifier()),
+    ]
+
+
+async def test_a_table_with_rows_is_not_filled_and_only_enabled_rows_count(pg_url, pg, folders, data_dir):
+    await pg.execute(
+        "INSERT INTO monitored_directories (directory_path, enabled) VALUES ($1, false), ($2, true)",
+        str(folders[0]),
+        str(folders[1]),
+    )
+    listing = await source_for(pg_url, [folders[2]], data_dir).load()
+    assert listing.directories == (folders[1],)
+    assert await pg.fetchval("SELECT count(*) FROM monitored_directories") == 2
+
+
+async def test_only_disabled_rows_means_nothing_is_watched(pg_url, pg, folders, data_dir):
+    await pg.execute("INSERT INTO monitored_directories (directory_path, enabled) VALUES ($1, false)", str(folders[0]))
+    listing = await source_for(pg_url, folders, data_dir).load()
+    assert listing.directories == ()
+
+
+async def test_unreachable_postgres_means_the_last_list_seen_said_once(pg_proxy, pg_database, folders, data_dir, caplog):
+    source = source_for(with_password(pg_proxy.url(pg_database)), folders[:1], data_dir)
+    first = await source.load()
+    assert first.origin == FROM_POSTGRESQL
+    assert json.loads((data_dir / CACHE_FILE_NAME).read_text())["directories"] == [str(folders[0])]
+
+    pg_proxy.down()
+    again = await source.load()
+    await source.load()
+    assert again.origin == FROM_CACHE
+    assert again.directories == (folders[0],)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "PostgreSQL unreachable" in warnings[0] and "the last list seen" in warnings[0]
+
+    pg_proxy.up()
+    back = await source.load()
+    assert back.origin == FROM_POSTGRESQL
+    assert PASSWORD not in caplog.text
+
+
+async def test_unreachable_postgres_without_a_saved_list_means_config(pg_proxy, pg_database, folders, data_dir, caplog):
+    pg_proxy.down()
+    listing = await source_for(with_password(pg_proxy.url(pg_database)), folders[:2], data_dir).load()
+    assert listing.origin == FROM_CONFIG
+    assert listing.directories == tuple(folders[:2])
+    assert "using config.yaml" in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+async def test_a_damaged_saved_list_is_reported_and_config_is_used(pg_proxy, pg_database, folders, data_dir, caplog):
+    (data_dir / CACHE_FILE_NAME).write_text("{not json")
+    pg_proxy.down()
+    listing = await source_for(pg_proxy.url(pg_database), folders[:1], data_dir).load()
+    assert listing.origin == FROM_CONFIG
+    assert f"ignoring the saved directory list {data_dir / CACHE_FILE_NAME}" in caplog.text
+
+
+async def test_config_only_source_lists_config_directories(folders):
+    listing = await StaticDirectories([folders[0], Path(str(folders[0]) + "/"), folders[1]]).load()
+    assert listing.origin == FROM_CONFIG
+    assert listing.directories == (folders[0], folders[1])
+
+
+async def test_directories_added_disabled_reenabled_and_removed_in_the_table_while_running(
+    pg_url, pg, folders, data_dir
+):
+    alpha, beta, _ = folders
+    source = source_for(pg_url, [alpha], data_dir)
+    async with running_watcher(source, data_dir, settings(refresh_interval_seconds=0.2)) as watcher:
+        assert set(watcher.roots) == {str(alpha)}
+
+        await pg.execute("INSERT INTO monitored_directories (directory_path) VALUES ($1)", str(beta))
+        await wait_for(lambda: str(beta) in watcher.roots, what="beta watched")
+        (beta / "one.txt").write_text("1")
+        await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 1)
+
+        await pg.execute("UPDATE monitored_directories SET enabled = false WHERE directory_path = $1", str(beta))
+        await wait_for(lambda: str(beta) not in watcher.roots, what="beta dropped")
+        (beta / "unseen.txt").write_text("x")
+
+        await pg.execute("UPDATE monitored_directories SET enabled = true WHERE directory_path = $1", str(beta))
+        await wait_for(lambda: str(beta) in watcher.roots, what="beta watched again")
+        (beta / "two.txt").write_text("2")
+        await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 2)
+
+        await pg.execute("DELETE FROM monitored_directories WHERE directory_path = $1", str(alpha))
+        await wait_for(lambda: str(alpha) not in watcher.roots, what="alpha dropped")
+        (alpha / "after-removal.txt").write_text("x")
+        (beta / "three.txt").write_text("3")
+        await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 3)
+    assert [r["file_name"] for r in read_events(data_dir / "file_changes.db")] == ["one.txt", "two.txt", "three.txt"]
+
+
+async def test_watcher_keeps_watching_the_last_list_while_postgres_is_down(pg_proxy, pg_database, pg, folders, data_dir):
+    alpha, beta, _ = folders
+    await pg.execute("INSERT INTO monitored_directories (directory_path) VALUES ($1)", str(beta))
+    source = source_for(pg_proxy.url(pg_database), [alpha], data_dir)
+    async with running_watcher(source, data_dir, settings(refresh_interval_seconds=0.2)) as watcher:
+        assert set(watcher.roots) == {str(beta)}
+        pg_proxy.down()
+        await wait_for(lambda: source._origin == FROM_CACHE, what="the saved list in use")
+        (beta / "while-down.txt").write_text("x")
+        rows = await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 1)
+        assert set(watcher.roots) == {str(beta)}  # not config.yaml's alpha
+    assert rows[0]["file_name"] == "while-down.txt"
+
+
+async def test_a_restarted_agent_without_postgres_watches_the_list_it_saw_last(
+    pg_proxy, pg_database, pg, folders, data_dir
+):
+    alpha, beta, gamma = folders
+    await pg.execute("INSERT INTO monitored_directories (directory_path) VALUES ($1), ($2)", str(beta), str(gamma))
+    await source_for(pg_proxy.url(pg_database), [alpha], data_dir).load()
+    pg_proxy.down()
+    restarted = source_for(pg_proxy.url(pg_database), [alpha], data_dir)
+    async with running_watcher(restarted, data_dir, settings()) as watcher:
+        assert set(watcher.roots) == {str(beta), str(gamma)}
