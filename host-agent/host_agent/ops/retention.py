@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from host_agent.common.sqlite_store import BUSY_TIMEOUT_MS, SQLiteStore
@@ -67,6 +67,14 @@ def purge_synced(
     if deleted:
         log.info("retention: deleted %d %s rows synced more than %d days ago", deleted, table, retention_days)
     return deleted
+
+
+def purge_stores(
+    stores: Mapping[str, SQLiteStore], retention_days: int, batch_size: int = 1000, *, now: float | None = None
+) -> dict[str, int]:
+    """Apply retention to open stores, keyed by table name: for the sync engine, after a run
+    (``await asyncio.to_thread(purge_stores, {name: t.store for name, t in tables.items()}, days)``)."""
+    return {table: purge_synced(store, table, retention_days, batch_size, now=now) for table, store in stores.items()}
 
 
 def purge_config(config: AgentConfig, *, batch_size: int = 1000, now: float | None = None) -> dict[str, int]:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
-from host_agent.ops.retention import purge_synced
+from host_agent.ops.retention import purge_stores, purge_synced
 from tests.ops.conftest import add_file_events, cli
 
 DAY = 86_400
@@ -76,3 +76,18 @@ def test_purge_command_applies_the_configured_retention(make_config, pg_url):
     assert done.returncode == 0, done.stderr
     assert "file_change_events: deleted 2 row(s) synced more than 7 days ago" in done.stdout
     assert remaining_ids(config.file_events_db, "file_change_events") == [3, 4]
+
+
+def test_purge_stores_applies_retention_to_each_open_store(data_dir):
+    now = time.time()
+    with FileChangeDatabase(data_dir / "file_changes.db") as files, DesktopActivityDatabase(
+        data_dir / "desktop_activity.db"
+    ) as desktop:
+        files.save_events(
+            [{"event_time": int(now), "event_type": "created", "file_path": f"/p/{i}", "file_name": str(i),
+              "monitored_root": "/p"} for i in range(3)]
+        )  # fmt: skip
+        set_synced_at(files.db_path, "file_change_events", [1, 2], int(now - 31 * DAY))
+        stores = {"file_change_events": files, "desktop_activity_sessions": desktop}
+        assert purge_stores(stores, 30, now=now) == {"file_change_events": 2, "desktop_activity_sessions": 0}
+        assert remaining_ids(files.db_path, "file_change_events") == [3]
