@@ -98,6 +98,7 @@ class X11Desktop:
         self._atoms: dict[str, int] = {}
         self._watched: int | None = None
         self._has_screensaver = False
+        self._saver_event: int | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -118,6 +119,10 @@ class X11Desktop:
                 self._atoms[name] = self._display.intern_atom(name)
             self._has_screensaver = self._display.has_extension("MIT-SCREEN-SAVER")
             self._root.change_attributes(event_mask=X.PropertyChangeMask)
+            if self._has_screensaver:
+                # ScreenSaverNotify: the screen saver (or a locker using it) turning on or off.
+                self._saver_event = self._display.query_extension("MIT-SCREEN-SAVER").first_event
+                self._root.screensaver_select_input(screensaver.NotifyMask)
             self._display.sync()
         except (xerror.ConnectionClosedError, OSError) as exc:
             self.close()
@@ -163,9 +168,10 @@ class X11Desktop:
             self._watch(window)
             title = self._title(window)
             application = self._application(window)
-        except (xerror.BadWindow, xerror.BadMatch, xerror.BadValue):
+        except xerror.XError as exc:
             # The window was destroyed between two requests (or _NET_ACTIVE_WINDOW names a
-            # dead window): there is no active window to record.
+            # dead window, BadWindow): there is no active window to record.
+            log.debug("active window unreadable (%s): no active window", type(exc).__name__)
             return None
         except (xerror.ConnectionClosedError, OSError) as exc:
             raise self._lost(exc) from None
@@ -216,6 +222,9 @@ class X11Desktop:
         try:
             while display.pending_events():
                 event = display.next_event()
+                if event.type == self._saver_event:
+                    relevant = True
+                    continue
                 if event.type != X.PropertyNotify:
                     continue
                 if event.window.id == self._root.id and event.atom == self._atoms["_NET_ACTIVE_WINDOW"]:
