@@ -3,7 +3,8 @@
 :func:`gather` builds one JSON-ready dict from the local databases (read-only), the running
 agent (over its control socket), and PostgreSQL (one short connection); :func:`render` turns it
 into text for people. ``attention`` lists what needs a person: the agent is down, PostgreSQL has
-been unreachable for more than a sync interval, rows are held back, a local database is unreadable.
+been unreachable for more than a sync interval, rows are held back, rows wait far longer than the
+interval although the agent runs, a local database is unreadable.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from host_agent.ops import control, postgres
 from host_agent.ops.local import LocalTable, inspect_all
 
 SUCCESS = ("success", "partial_success")
+#: A waiting row older than two sync intervals plus this margin means the agent's sync is stuck
+#: (a failure that is not an outage, or a loop that does not run).
+LAG_MARGIN_SECONDS = 60
 
 
 async def gather(config: AgentConfig) -> dict[str, Any]:
@@ -72,6 +76,13 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         and now - failing_since > config.data_sync.interval_seconds
     ):
         attention.append(f"PostgreSQL unreachable for {_age(now - failing_since)} (more than one sync interval)")
+    lag_limit = 2 * config.data_sync.interval_seconds + LAG_MARGIN_SECONDS
+    for name, state in local.items():
+        if pid and config.data_sync.enabled and state.oldest_waiting_at and now - state.oldest_waiting_at > lag_limit:
+            attention.append(
+                f"{name}: rows have been waiting for {_age(now - state.oldest_waiting_at)} although the agent runs "
+                f"(sync every {config.data_sync.interval_seconds:g} s; see its log)"
+            )
     attention += [t.error for t in local.values() if t.error]
 
     return {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 
 from tests.ops.conftest import add_file_events, cli, wait_for
 
@@ -65,3 +67,20 @@ def test_status_needs_attention_when_the_agent_is_down(make_config, pg_url):
     assert report["postgres"]["reachable"]
     assert report["tables"]["file_change_events"]["exists"] is False
     assert not config.file_events_db.exists()  # looking creates nothing
+
+
+def test_status_needs_attention_when_rows_wait_far_longer_than_the_interval(make_config, run_agent, pg_url):
+    config = make_config(pg_url)  # interval 1 h: rows waiting more than 2 h + 1 min are stuck
+    run_agent(config)
+    add_file_events(config.file_events_db, 3)
+    with sqlite3.connect(config.file_events_db) as conn:
+        conn.execute("UPDATE file_change_events SET created_at = ?", (int(time.time()) - 3 * 3600,))
+    conn.close()
+    code, report = status(config)
+    assert code == 1
+    assert report["tables"]["file_change_events"]["oldest_waiting"]["age_seconds"] >= 3 * 3600
+    assert any(item.startswith("file_change_events: rows have been waiting for 3 h") for item in report["attention"])
+
+    assert cli("trigger", "--config", str(config.path)).returncode == 0
+    code, report = status(config)
+    assert code == 0, report["attention"]
