@@ -20,6 +20,7 @@ from host_agent import __version__
 from host_agent.config import CONFIG_ENV, AgentConfig, default_config_path, load_config
 from host_agent.errors import AgentError, AlreadyRunningError, ConfigError
 from host_agent.logging_setup import configure_logging
+from host_agent.ops.control import AgentNotRunningError
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     default_level = config.agent.log_level if args.command == "run" else "WARNING"
     configure_logging(args.log_level or default_level)
     handler = COMMANDS[args.command if args.command != "db" else f"db {args.db_command}"]
-    from host_agent.ops.control import AgentNotRunningError
-
     try:
         return handler(config, args)
     except AlreadyRunningError as exc:
