@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import stat
 
 from tests.ops.conftest import add_file_events, cli, pg_count
@@ -20,6 +22,21 @@ def test_trigger_makes_the_running_agent_sync_and_reports_what_it_did(make_confi
     assert "file_change_events" in done.stdout and "25 synced" in done.stdout
     assert pg_count(pg_server, pg_database, "SELECT count(*) FROM file_change_events") == 25
     assert "sync requested through the control socket" in agent.log()
+
+    assert ask_raw(socket_file, b"not json\n") == {
+        "ok": False, "error": "bad request: expected one JSON object with a 'command'",
+    }  # fmt: skip
+    assert ask_raw(socket_file, b'{"command": "shutdown"}\n') == {"ok": False, "error": "unknown command 'shutdown'"}
+    assert agent.stop() == 0
+    assert not socket_file.exists()
+
+
+def ask_raw(path, line: bytes) -> dict:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        sock.sendall(line)
+        return json.loads(sock.makefile("rb").readline())
 
 
 def test_trigger_says_clearly_that_no_agent_runs(make_config, pg_url):
