@@ -33,6 +33,7 @@ import asyncpg
 
 from host_agent.common import pg_schema
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
+from host_agent.common.pg_codecs import register_sync_codecs
 from host_agent.common.secrets import describe_url, redact
 from host_agent.common.sqlite_store import SQLiteStore
 from host_agent.common.sync_errors import ErrorKind, classify, describe
@@ -168,6 +169,7 @@ class DataSyncManager:
             timeout=self.connect_timeout,
             command_timeout=self.statement_timeout,
             max_inactive_connection_lifetime=POOL_IDLE_SECONDS,
+            init=register_sync_codecs,
         )
         try:
             async with self._connection() as conn:
@@ -279,6 +281,7 @@ class DataSyncManager:
         table = self._tables[name]
         result = TableResult(name, started_at=time.time())
         read_ahead: asyncio.Task[list[Row]] | None = None
+        marking: asyncio.Task[None] | None = None
         try:
             waiting = await asyncio.to_thread(table.count_waiting) if self.progress else 0
             upto = await asyncio.to_thread(table.last_id)  # a run is bounded: later rows wait
@@ -296,7 +299,10 @@ class DataSyncManager:
                         asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto)
                     )
                     outcome = await table.write_batch(conn, rows, self.statement_timeout)
-                    await asyncio.to_thread(table.mark, outcome)
+                    # Committed: mark it in SQLite while PostgreSQL takes the next batch.
+                    if marking is not None:
+                        await marking
+                    marking = asyncio.create_task(asyncio.to_thread(table.mark, outcome))
                     result.records_synced += len(outcome.synced)
                     result.records_failed += len(outcome.held)
                     for _row, reason in outcome.held:
@@ -321,6 +327,13 @@ class DataSyncManager:
                 read_ahead.cancel()
                 with contextlib.suppress(BaseException):
                     await read_ahead
+            if marking is not None:
+                # Always let the marks of a committed batch land (the thread cannot be stopped anyway).
+                try:
+                    await asyncio.shield(marking)
+                except Exception as exc:  # the rows stay waiting and are re-sent, harmlessly
+                    result.error_kind = result.error_kind or ErrorKind.FATAL
+                    result.error = result.error or self._safe(f"marking synced rows failed: {describe(exc)}")
         result.completed_at = time.time()
         result.status = _status(result)
         if result.worth_logging:

@@ -118,17 +118,13 @@ class DesktopActivityDatabase(SQLiteStore):
             )
 
     def get_open_sessions(self) -> list[dict[str, Any]]:
-        with self.reading() as conn:
-            rows = conn.execute(
-                "SELECT * FROM desktop_activity_sessions WHERE end_time IS NULL ORDER BY id"
-            ).fetchall()
+        rows = self.fetch_all("SELECT * FROM desktop_activity_sessions WHERE end_time IS NULL ORDER BY id")
         return [dict(row) for row in rows]
 
     def get_recent_sessions(self, limit: int = 10) -> list[dict[str, Any]]:
-        with self.reading() as conn:
-            rows = conn.execute(
-                "SELECT * FROM desktop_activity_sessions ORDER BY start_time DESC, id DESC LIMIT ?", (limit,)
-            ).fetchall()
+        rows = self.fetch_all(
+            "SELECT * FROM desktop_activity_sessions ORDER BY start_time DESC, id DESC LIMIT ?", (limit,)
+        )
         return [dict(row) for row in rows]
 
     def record_heartbeat(self, time: int) -> None:
@@ -242,10 +238,7 @@ class FileChangeDatabase(SQLiteStore):
         return ids
 
     def get_recent_events(self, limit: int = 10) -> list[dict[str, Any]]:
-        with self.reading() as conn:
-            rows = conn.execute(
-                "SELECT * FROM file_change_events ORDER BY event_time DESC, id DESC LIMIT ?", (limit,)
-            ).fetchall()
+        rows = self.fetch_all("SELECT * FROM file_change_events ORDER BY event_time DESC, id DESC LIMIT ?", (limit,))
         return [dict(row) for row in rows]
 
 

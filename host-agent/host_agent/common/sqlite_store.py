@@ -34,6 +34,10 @@ def _text(value: bytes) -> str:
     return value.decode("utf-8", "surrogateescape")
 
 
+def _is_decode_error(exc: sqlite3.OperationalError) -> bool:
+    return "Could not decode to UTF-8" in str(exc)
+
+
 class SQLiteStore:
     """Base of the local stores. Subclasses list their ``MIGRATIONS`` in order."""
 
@@ -62,7 +66,6 @@ class SQLiteStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open local database {self.db_path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
-        conn.text_factory = _text
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -114,6 +117,27 @@ class SQLiteStore:
             if self._conn is None:
                 raise StoreError(f"local database {self.db_path} is closed")
             yield self._conn
+
+    def fetch_all(self, sql: str, params: tuple = (), *, as_tuples: bool = False) -> list:
+        """Run a query and return every row, even rows holding invalid UTF-8 in a TEXT column.
+
+        The fast C decoder is tried first; only a query that meets undecodable bytes is read
+        again with the tolerant (slower) decoder. ``as_tuples`` skips building ``Row`` objects.
+        """
+        with self.reading() as conn:
+            cursor = conn.cursor()
+            if as_tuples:
+                cursor.row_factory = None
+            try:
+                return cursor.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not _is_decode_error(exc):
+                    raise
+            conn.text_factory = _text
+            try:
+                return cursor.execute(sql, params).fetchall()
+            finally:
+                conn.text_factory = str
 
     # -- migrations -------------------------------------------------------------------
 

@@ -1,21 +1,26 @@
 """Syncing one table, once: the descriptions of the synced tables and the routine they drive.
 
-A :class:`TableSpec` says which local columns travel, how PostgreSQL converts them, and what the
-rows are keyed by. :class:`TableSync` does the work for any spec:
+A :class:`TableSpec` says which local columns travel (same names on both sides). :class:`TableSync`
+does the work for any spec:
 
 1. read a batch of waiting rows from SQLite by keyset (``synced_at IS NULL AND id > last``),
-   skipping rows held back at their current revision;
-2. in one PostgreSQL transaction: ``COPY`` the batch into a temporary staging table and merge it
-   with ``INSERT … SELECT … ON CONFLICT (origin_id, local_id)``; a row already there is updated
-   only if its local revision is newer, so re-sending is harmless;
-3. if PostgreSQL refuses a value, split the batch (each half in a savepoint) until the bad rows
-   are found; the good rows go through;
-4. after the commit, mark the batch synced in SQLite in one short transaction (only rows whose
-   revision is still the one sent), and record the held-back rows with their reason.
+   skipping rows held back at their current revision; each row comes out of SQLite already in
+   the shape ``COPY`` takes (see :mod:`host_agent.common.pg_codecs`);
+2. in one PostgreSQL transaction, ``COPY`` the batch straight into the table. That is the
+   common case (new rows) and runs close to the speed of a plain ``COPY``. If a row is already
+   there (a re-send after a crash, a session edited since it was synced), the batch goes
+   through a temporary staging table instead and is merged with
+   ``INSERT … ON CONFLICT (origin_id, local_id)``: a stored row is replaced only by a newer
+   local revision, so re-sending is harmless;
+3. if PostgreSQL refuses a value, the batch is split (each half in a savepoint) until the bad
+   rows are found; the good rows go through;
+4. after the commit, the batch is marked synced in SQLite in one short transaction (only rows
+   whose revision is still the one sent), and held-back rows are recorded with their reason.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -26,56 +31,36 @@ import asyncpg
 from host_agent.common.sqlite_store import SQLiteStore
 from host_agent.common.sync_errors import ErrorKind, RowEncodingError, classify, describe
 
-
-@dataclass(frozen=True)
-class Column:
-    """A local column and its PostgreSQL counterpart of the same name."""
-
-    name: str
-    stage_type: str  # the staging column's type: matches what SQLite holds
-    convert: str = "{}"  # SQL turning the staging value into the target column's, e.g. to_timestamp({})
-
-
-def epoch(name: str) -> Column:
-    return Column(name, "double precision", "to_timestamp({})")
-
-
-def text(name: str) -> Column:
-    return Column(name, "text")
-
-
-def integer(name: str) -> Column:
-    return Column(name, "bigint")
-
-
-def flag(name: str) -> Column:
-    return Column(name, "bigint", "COALESCE({} <> 0, false)")
+#: Origin columns every synced table carries in PostgreSQL (04_add_sync_origin.sql).
+KEY_COLUMNS = ["local_id", "local_revision", "host_identifier", "origin_id"]
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """How one local table maps onto its PostgreSQL table (same name in both)."""
+    """How one local table maps onto its PostgreSQL table (same name, same column names).
+
+    Times are UTC epoch seconds locally and ``timestamptz`` remotely; flags are 0/1 locally and
+    ``boolean`` remotely; the sync connections' codecs convert them.
+    """
 
     name: str
-    columns: tuple[Column, ...]
-    #: Columns refreshed when a newer revision of a row arrives (all data columns by default).
-    mutable: bool = True
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
+    columns: tuple[str, ...]
 
     @property
     def stage_table(self) -> str:
         return f"_stage_{self.name}"
 
-    # The SQL below is built from the spec's fixed identifiers only; values travel as
-    # parameters or COPY data.
+    @property
+    def copy_columns(self) -> list[str]:
+        return [*KEY_COLUMNS, *self.columns, "synced_at"]
+
+    # SQL built from the spec's fixed identifiers only; values travel as parameters or COPY data.
 
     def select_waiting_sql(self) -> str:
-        cols = ", ".join(f"t.{c}" for c in self.column_names)
+        """Rows waiting, as COPY records; parameters: host, origin, synced_at, after, upto, limit."""
+        cols = ", ".join(f"t.{c}" for c in self.columns)
         return (
-            f"SELECT t.id, t.sync_revision, {cols} FROM {self.name} AS t "
+            f"SELECT t.id, t.sync_revision, ?, ?, {cols}, ? FROM {self.name} AS t "
             f"WHERE t.synced_at IS NULL AND t.id > ? AND t.id <= ? "
             f"AND NOT EXISTS (SELECT 1 FROM sync_held_rows AS h "
             f"WHERE h.table_name = '{self.name}' AND h.row_id = t.id AND h.revision = t.sync_revision) "
@@ -83,20 +68,16 @@ class TableSpec:
         )
 
     def create_stage_sql(self) -> str:
-        cols = ", ".join(f"{c.name} {c.stage_type}" for c in self.columns)
         return (
-            f"CREATE TEMP TABLE IF NOT EXISTS {self.stage_table} "
-            f"(local_id bigint, local_revision integer, {cols}) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {self.stage_table} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(self.copy_columns)} FROM {self.name} WITH NO DATA"
         )
 
     def merge_sql(self) -> str:
-        names = self.column_names
-        converted = ", ".join(c.convert.format(f"s.{c.name}") for c in self.columns)
-        updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in [*names, "local_revision", "synced_at"])
+        cols = ", ".join(self.copy_columns)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*self.columns, "local_revision", "synced_at"])
         return (
-            f"INSERT INTO {self.name} (host_identifier, origin_id, local_id, local_revision, {', '.join(names)}, "
-            f"synced_at) SELECT $1, $2::uuid, s.local_id, s.local_revision, {converted}, now() "
-            f"FROM {self.stage_table} AS s ORDER BY s.local_id "
+            f"INSERT INTO {self.name} ({cols}) SELECT {cols} FROM {self.stage_table} "
             f"ON CONFLICT (origin_id, local_id) DO UPDATE SET {updates} "
             f"WHERE {self.name}.local_revision < EXCLUDED.local_revision"
         )
@@ -105,38 +86,38 @@ class TableSpec:
 DESKTOP_ACTIVITY_SESSIONS = TableSpec(
     name="desktop_activity_sessions",
     columns=(
-        epoch("start_time"),
-        epoch("end_time"),
-        text("start_time_iso"),
-        text("end_time_iso"),
-        text("application_name"),
-        text("window_title"),
-        integer("duration_seconds"),
-        epoch("created_at"),
-        epoch("updated_at"),
+        "start_time",
+        "end_time",
+        "start_time_iso",
+        "end_time_iso",
+        "application_name",
+        "window_title",
+        "duration_seconds",
+        "created_at",
+        "updated_at",
     ),
 )
 
 FILE_CHANGE_EVENTS = TableSpec(
     name="file_change_events",
     columns=(
-        epoch("event_time"),
-        text("event_time_iso"),
-        text("event_type"),
-        text("file_path"),
-        text("file_path_relative"),
-        text("file_name"),
-        text("file_extension"),
-        integer("file_size"),
-        flag("is_symlink"),
-        text("monitored_root"),
-        text("project_name"),
-        text("old_file_path"),
-        epoch("created_at"),
+        "event_time",
+        "event_time_iso",
+        "event_type",
+        "file_path",
+        "file_path_relative",
+        "file_name",
+        "file_extension",
+        "file_size",
+        "is_symlink",
+        "monitored_root",
+        "project_name",
+        "old_file_path",
+        "created_at",
     ),
 )
 
-Row = tuple[Any, ...]  # (id, sync_revision, *data columns)
+Row = tuple[Any, ...]  # (id, sync_revision, host_identifier, origin_id, *columns, synced_at)
 
 
 @dataclass
@@ -155,14 +136,13 @@ class TableSync:
         self.origin_id = store.origin_id
         self._select_sql = spec.select_waiting_sql()
         self._merge_sql = spec.merge_sql()
-        self._copy_columns = ["local_id", "local_revision", *spec.column_names]
 
     # -- SQLite side (blocking: call from a worker thread) -------------------------------
 
     def read_batch(self, after_id: int, limit: int, upto_id: int) -> list[Row]:
         """Up to ``limit`` waiting rows with ``after_id < id <= upto_id``, in id order."""
-        with self.store.reading() as conn:
-            return [tuple(row) for row in conn.execute(self._select_sql, (after_id, upto_id, limit))]
+        params = (self.host_identifier, self.origin_id, time.time(), after_id, upto_id, limit)
+        return self.store.fetch_all(self._select_sql, params, as_tuples=True)
 
     def last_id(self) -> int:
         """The newest row's id: a run syncs up to it, so rows written meanwhile wait for the next run."""
@@ -182,6 +162,7 @@ class TableSync:
         """Record a committed batch: synced rows get ``synced_at``, bad rows are held back."""
         now = int(time.time())
         with self.store.atomic() as conn:
+            # A row edited since it was read keeps waiting: its revision moved on.
             conn.executemany(
                 f"UPDATE {self.spec.name} SET synced_at = ? WHERE id = ? AND sync_revision = ?",
                 [(now, row[0], row[1]) for row in outcome.synced],
@@ -192,12 +173,11 @@ class TableSync:
                 "reason = excluded.reason, held_at = excluded.held_at",
                 [(self.spec.name, row[0], row[1], reason, now) for row, reason in outcome.held],
             )
-            if outcome.synced:
-                # A row that was held and has now gone through is no longer held.
-                conn.executemany(
-                    "DELETE FROM sync_held_rows WHERE table_name = ? AND row_id = ?",
-                    [(self.spec.name, row[0]) for row in outcome.synced],
-                )
+            # A row that was held and has now gone through is no longer held.
+            conn.execute(
+                "DELETE FROM sync_held_rows WHERE table_name = ? AND row_id IN (SELECT value FROM json_each(?))",
+                (self.spec.name, json.dumps([row[0] for row in outcome.synced])),
+            )
 
     # -- PostgreSQL side -------------------------------------------------------------------
 
@@ -205,18 +185,28 @@ class TableSync:
         """Write ``rows`` in one transaction; bad rows are isolated, not fatal. Raises for the rest."""
         outcome = BatchOutcome()
         async with conn.transaction():
+            if all(row[1] == 0 for row in rows):  # never edited: most likely never sent either
+                try:
+                    async with conn.transaction():  # a savepoint
+                        await self._copy(conn, self.spec.name, rows, timeout)
+                    outcome.synced.extend(rows)
+                    return outcome
+                except Exception as exc:
+                    if classify(exc) is not ErrorKind.DATA:
+                        raise
+                    # Already there (UniqueViolation) or a bad value: merge, isolating bad rows.
             await conn.execute(self.spec.create_stage_sql(), timeout=timeout)
-            await self._write_isolating(conn, rows, outcome, timeout, first=True)
+            await self._merge_isolating(conn, rows, outcome, timeout)
         return outcome
 
-    async def _write_isolating(
-        self, conn: asyncpg.Connection, rows: list[Row], outcome: BatchOutcome, timeout: float, first: bool
+    async def _merge_isolating(
+        self, conn: asyncpg.Connection, rows: list[Row], outcome: BatchOutcome, timeout: float
     ) -> None:
         try:
             async with conn.transaction():  # a savepoint: a refusal undoes only this attempt
-                if not first:
-                    await conn.execute(f"TRUNCATE {self.spec.stage_table}", timeout=timeout)
-                await self._copy_and_merge(conn, rows, timeout)
+                await conn.execute(f"TRUNCATE {self.spec.stage_table}", timeout=timeout)
+                await self._copy(conn, self.spec.stage_table, rows, timeout)
+                await conn.execute(self._merge_sql, timeout=timeout)
         except Exception as exc:
             if classify(exc) is not ErrorKind.DATA:
                 raise
@@ -224,20 +214,17 @@ class TableSync:
                 outcome.held.append((rows[0], f"row id {rows[0][0]}: {describe(exc)}"))
                 return
             middle = len(rows) // 2
-            await self._write_isolating(conn, rows[:middle], outcome, timeout, first=False)
-            await self._write_isolating(conn, rows[middle:], outcome, timeout, first=False)
+            await self._merge_isolating(conn, rows[:middle], outcome, timeout)
+            await self._merge_isolating(conn, rows[middle:], outcome, timeout)
         else:
             outcome.synced.extend(rows)
 
-    async def _copy_and_merge(self, conn: asyncpg.Connection, rows: list[Row], timeout: float) -> None:
+    async def _copy(self, conn: asyncpg.Connection, table: str, rows: list[Row], timeout: float) -> None:
         try:
-            await conn.copy_records_to_table(
-                self.spec.stage_table, records=rows, columns=self._copy_columns, timeout=timeout
-            )
+            await conn.copy_records_to_table(table, records=rows, columns=self.spec.copy_columns, timeout=timeout)
         except (UnicodeError, TypeError, ValueError) as exc:
             # Raised by the driver while encoding values, before PostgreSQL saw them.
             raise RowEncodingError(f"cannot encode value: {exc}") from exc
-        await conn.execute(self._merge_sql, self.host_identifier, self.origin_id, timeout=timeout)
 
     # -- held-back rows ------------------------------------------------------------------
 

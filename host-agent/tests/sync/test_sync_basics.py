@@ -64,7 +64,7 @@ async def test_a_second_run_sends_nothing_again(files_db, pg_url, pg, manager_fa
 
 def test_waiting_rows_are_found_through_the_synced_at_index(files_db):
     with files_db.reading() as conn:
-        plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + FILE_CHANGE_EVENTS.select_waiting_sql(), (0, 100, 10)))
+        plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + FILE_CHANGE_EVENTS.select_waiting_sql(), ("h", "o", 0, 0, 100, 10)))
     assert "USING INDEX idx_file_synced_at (synced_at=? AND rowid>? AND rowid<?)" in plan
     assert "SCAN file_change_events" not in plan
 
@@ -105,7 +105,8 @@ async def test_an_older_copy_of_a_session_never_overwrites_a_newer_one(desktop_d
     await manager.sync_all()
     # the same row at an older revision arrives late (say from a restored backup)
     table = manager._tables["desktop_activity_sessions"]
-    stale = (sid, 0, BASE_TIME, None, "x", None, "code", "main.py", None, BASE_TIME, BASE_TIME)
+    stale = (sid, 0, table.host_identifier, table.origin_id, BASE_TIME, None, "x", None, "code", "main.py", None,
+             BASE_TIME, BASE_TIME, BASE_TIME)  # fmt: skip
     async with manager._connection() as conn:
         await table.write_batch(conn, [stale], timeout=30)
     assert await pg.fetchval("SELECT duration_seconds FROM desktop_activity_sessions") == 10

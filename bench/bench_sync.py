@@ -1,0 +1,366 @@
+"""Sync throughput and peak memory for a backlog of waiting ``file_change_events`` rows.
+
+For each backlog size it measures, on the same rows and the same indexed PostgreSQL table:
+
+- ``copy``: ``COPY file_change_events FROM STDIN`` of those rows through psql (the limit);
+- ``sync@B``: ``DataSyncManager.sync_all()`` with batch size B (keyset batches, COPY into a
+  staging table, ``INSERT … ON CONFLICT``, SQLite marks);
+- ``plan``: the plan's reference approach (the whole backlog fetched into a list of dicts, one
+  ``INSERT`` per row, transactions of 100 rows, SQLite flags updated per batch).
+
+Every measurement runs in its own process (peak memory is that process's VmHWM) against a fresh
+database created from a template holding the schema, on a private PostgreSQL server on loopback.
+
+Usage: python bench/bench_sync.py [--rows 100000,1000000] [--batch-sizes 1000,2000,5000,10000,20000]
+                                  [--plan-rows 100000,1000000] [--write docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import asyncpg
+
+from host_agent.common.data_sync import DataSyncManager
+from host_agent.common.database import FileChangeDatabase
+from host_agent.common.embedded_postgres import EmbeddedPostgres
+from host_agent.common.pg_schema import migrations_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = [
+    "event_time", "event_time_iso", "event_type", "file_path", "file_path_relative", "file_name",
+    "file_extension", "file_size", "is_symlink", "monitored_root", "project_name", "created_at",
+]  # fmt: skip
+TEMPLATE = "bench_template"
+
+
+# -- the rows -------------------------------------------------------------------------------
+
+
+def make_backlog(path: Path, count: int) -> None:
+    """A file_changes.db holding ``count`` waiting rows shaped like a real project's events."""
+    FileChangeDatabase(path).close()
+    conn = sqlite3.connect(path)
+    base = 1_780_000_000
+    kinds = ("created", "modified", "modified", "modified", "deleted", "moved")
+    exts = (".py", ".md", ".ts", ".rs", ".toml", "")
+
+    def rows():
+        for i in range(count):
+            project = f"project-{i % 37}"
+            ext = exts[i % len(exts)]
+            rel = f"src/module_{i % 997}/file_{i}{ext}"
+            kind = kinds[i % len(kinds)]
+            yield (
+                base + i // 10,
+                datetime.fromtimestamp(base + i // 10, timezone.utc).isoformat(),
+                kind,
+                f"/home/user/work/{project}/{rel}",
+                rel,
+                f"file_{i}{ext}",
+                ext or None,
+                None if kind == "deleted" else 1000 + i % 50_000,
+                0,
+                "/home/user/work",
+                project,
+                f"/home/user/work/{project}/src/old_{i}{ext}" if kind == "moved" else None,
+                base + i // 10,
+            )
+
+    with conn:
+        conn.executemany(
+            "INSERT INTO file_change_events (event_time, event_time_iso, event_type, file_path, file_path_relative, "
+            "file_name, file_extension, file_size, is_symlink, monitored_root, project_name, old_file_path, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows(),
+        )
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+# -- workers (each in its own process) ------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def worker_sync(url: str, db: Path, batch: int) -> int:
+    desktop = db.with_name("desktop_activity.db")
+    manager = DataSyncManager(url, desktop, db, batch_size=batch)
+    await manager.initialize()
+    try:
+        results = await manager.sync_all()
+    finally:
+        await manager.close()
+    result = results["file_change_events"]
+    assert result.status == "success", result
+    return result.records_synced
+
+
+async def worker_plan(url: str, db: Path, batch: int) -> int:
+    """The plan's reference approach, as written there."""
+    sqlite = sqlite3.connect(db)
+    sqlite.row_factory = sqlite3.Row
+    records = [dict(r) for r in sqlite.execute(
+        "SELECT * FROM file_change_events WHERE synced_at IS NULL ORDER BY event_time"
+    ).fetchall()]  # fmt: skip
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=5)
+    sql = (
+        "INSERT INTO file_change_events (event_time, event_time_iso, event_type, file_path, file_path_relative, "
+        "file_name, file_extension, file_size, is_symlink, monitored_root, project_name, created_at, synced_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())"
+    )
+    synced = 0
+    for start in range(0, len(records), batch):
+        chunk = records[start : start + batch]
+        async with pool.acquire() as conn, conn.transaction():
+            for r in chunk:
+                await conn.execute(
+                    sql,
+                    datetime.fromtimestamp(r["event_time"], timezone.utc), r["event_time_iso"], r["event_type"],
+                    r["file_path"], r["file_path_relative"], r["file_name"], r["file_extension"], r["file_size"],
+                    bool(r["is_symlink"]), r["monitored_root"], r["project_name"],
+                    datetime.fromtimestamp(r["created_at"], timezone.utc),
+                )  # fmt: skip
+        now = int(time.time())
+        sqlite.executemany("UPDATE file_change_events SET synced_at = ? WHERE id = ?", [(now, r["id"]) for r in chunk])
+        sqlite.commit()
+        synced += len(chunk)
+    await pool.close()
+    sqlite.close()
+    return synced
+
+
+def run_worker(kind: str, url: str, db: Path, batch: int) -> None:
+    started = time.perf_counter()
+    rows = asyncio.run({"sync": worker_sync, "plan": worker_plan}[kind](url, db, batch))
+    seconds = time.perf_counter() - started
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_rss_mb()}))
+
+
+# -- the driver ------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        port = _free_port()
+        self.server = EmbeddedPostgres(workdir / "cluster", port=port, tcp_host="127.0.0.1")
+        self._n = 0
+
+    def start(self) -> None:
+        self.server.start()
+        self.server.psql(f'CREATE DATABASE "{TEMPLATE}"')
+        for path in sorted(migrations_dir().glob("*.sql")):
+            self.server.psql(path, database=TEMPLATE)
+
+    def fresh_database(self) -> str:
+        self._n += 1
+        name = f"bench_{self._n}"
+        self.server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        return name
+
+    def measure(self, kind: str, backlog: Path, batch: int) -> dict:
+        database = self.fresh_database()
+        run_dir = self.workdir / f"run_{self._n}"
+        run_dir.mkdir()
+        db = run_dir / "file_changes.db"
+        shutil.copy(backlog, db)
+        if kind == "copy":
+            result = self._copy(database, db)
+        else:
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", kind, "--url", self.server.url(database), "--db", str(db),
+                 "--batch", str(batch)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+        count = int(self.server.psql("SELECT count(*) FROM file_change_events", database=database))
+        assert count == result["rows"], (kind, count, result)
+        self.server.psql(f'DROP DATABASE "{database}"')
+        shutil.rmtree(run_dir)
+        result["rows_per_s"] = result["rows"] / result["seconds"]
+        return result
+
+    def _copy(self, database: str, db: Path) -> dict:
+        """psql COPY FROM STDIN of the same rows into the same table: the server-side limit."""
+        sqlite = sqlite3.connect(db)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        count = 0
+        for row in sqlite.execute(f"SELECT {', '.join(COLUMNS)} FROM file_change_events ORDER BY id"):
+            row = list(row)
+            row[0] = datetime.fromtimestamp(row[0], timezone.utc).isoformat()
+            row[8] = "t" if row[8] else "f"
+            row[11] = datetime.fromtimestamp(row[11], timezone.utc).isoformat()
+            writer.writerow(row)
+            count += 1
+        sqlite.close()
+        data = buffer.getvalue()
+        cmd = self.server._command(
+            "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.server.port),
+            "-U", "postgres", "-d", database,
+            "-c", f"\\copy file_change_events ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+        )  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run(cmd, input=data, text=True, check=True, cwd="/")
+        seconds = time.perf_counter() - started
+        return {"rows": count, "seconds": seconds, "peak_mb": float("nan")}
+
+    def stop(self) -> None:
+        self.server.stop("fast")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="100000,1000000")
+    parser.add_argument("--batch-sizes", default="1000,2000,5000,10000,20000")
+    parser.add_argument("--default-batch", type=int, default=5000)
+    parser.add_argument("--plan-rows", default="100000,1000000", help="backlog sizes the slow reference runs on")
+    parser.add_argument("--write", metavar="MARKDOWN", help="replace the '## Sync engine' section of this file")
+    parser.add_argument("--worker", choices=["sync", "plan"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        run_worker(args.worker, args.url, args.db, args.batch)
+        return 0
+
+    sizes = [int(x) for x in args.rows.split(",")]
+    batches = [int(x) for x in args.batch_sizes.split(",")]
+    plan_sizes = {int(x) for x in args.plan_rows.split(",") if x}
+    workdir = Path(tempfile.mkdtemp(prefix="reprospective-bench-"))
+    os.chmod(workdir, 0o711)
+    bench = Bench(workdir)
+    results: dict[int, dict[str, dict]] = {}
+    try:
+        bench.start()
+        for size in sizes:
+            backlog = workdir / f"backlog_{size}.db"
+            make_backlog(backlog, size)
+            results[size] = {}
+            results[size]["copy"] = bench.measure("copy", backlog, 0)
+            _report(size, "copy", results[size]["copy"])
+            for batch in batches:
+                key = f"sync@{batch}"
+                results[size][key] = bench.measure("sync", backlog, batch)
+                _report(size, key, results[size][key])
+            if size in plan_sizes:
+                results[size]["plan"] = bench.measure("plan", backlog, 100)
+                _report(size, "plan", results[size]["plan"])
+            backlog.unlink()
+    finally:
+        bench.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    text = render(results, batches, args.default_batch)
+    print(text)
+    if args.write:
+        replace_section(Path(args.write), "## Sync engine", text)
+    return 0
+
+
+def _report(size: int, kind: str, result: dict) -> None:
+    print(
+        f"{size:>9} rows  {kind:<11} {result['rows_per_s']:>10,.0f} rows/s  {result['seconds']:7.2f} s  "
+        f"peak {result['peak_mb']:6.1f} MB",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def render(results: dict[int, dict[str, dict]], batches: list[int], default_batch: int) -> str:
+    lines = [
+        "## Sync engine",
+        "",
+        f"Measured {date.today().isoformat()} on {os.cpu_count()} cores, {platform.python_implementation()} "
+        f"{platform.python_version()}, PostgreSQL {_server_version()} on loopback (TCP), the indexed "
+        "`file_change_events` table of `services/database/init`.",
+        "",
+        "Command: `make bench` (that is, `.venv/bin/python bench/bench_sync.py --write docs/benchmarks.md`).",
+        "",
+        "| backlog | method | rows/s | seconds | peak memory | vs COPY | vs plan |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for size, by_kind in results.items():
+        copy = by_kind["copy"]["rows_per_s"]
+        plan = by_kind.get("plan", {}).get("rows_per_s")
+        for kind, r in by_kind.items():
+            label = {"copy": "psql `\\copy` (limit)", "plan": "plan's reference (list, INSERT per row, 100/txn)"}.get(
+                kind, f"`DataSyncManager`, batch {kind.split('@')[-1]}"
+            )
+            if kind == f"sync@{default_batch}":
+                label += " (default)"
+            peak = "n/a (psql)" if r["peak_mb"] != r["peak_mb"] else f"{r['peak_mb']:.0f} MB"
+            vs_plan = f"{r['rows_per_s'] / plan:.1f}x" if plan else "–"
+            lines.append(
+                f"| {size:,} | {label} | {r['rows_per_s']:,.0f} | {r['seconds']:.1f} | {peak} | "
+                f"{r['rows_per_s'] / copy:.2f}x | {vs_plan} |"
+            )
+    lines.append("")
+    for size, by_kind in results.items():
+        syncs = {k: v for k, v in by_kind.items() if k.startswith("sync@")}
+        best = max(syncs, key=lambda k: syncs[k]["rows_per_s"])
+        copy = by_kind["copy"]["rows_per_s"]
+        default = syncs.get(f"sync@{default_batch}")
+        plan = by_kind.get("plan", {}).get("rows_per_s")
+        summary = (
+            f"- {size:,} rows: best batch size {best.split('@')[1]} at {syncs[best]['rows_per_s'] / copy:.2f}x COPY"
+        )
+        if default:
+            summary += f"; default batch {default_batch}: {default['rows_per_s'] / copy:.2f}x COPY"
+            if plan:
+                summary += f", {default['rows_per_s'] / plan:.1f}x the plan's reference"
+            summary += f", peak {default['peak_mb']:.0f} MB"
+        lines.append(summary + ".")
+    return "\n".join(lines) + "\n"
+
+
+def _server_version() -> str:
+    try:
+        out = subprocess.run(["psql", "--version"], capture_output=True, text=True, check=True).stdout
+        return out.split()[-1]
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def replace_section(path: Path, heading: str, text: str) -> None:
+    """Replace the section starting at ``heading`` (up to the next '## ') or append it."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    lines = existing.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        path.write_text(existing.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+        return
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    path.write_text("".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:]), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
