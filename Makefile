@@ -16,7 +16,7 @@ test: venv system-deps
 	$(BIN)/pytest host-agent/tests $(PYTEST_ARGS)
 
 bench: venv system-deps
-	$(BIN)/python bench/bench_sync.py
+	$(BIN)/python bench/bench_sync.py --write docs/benchmarks.md
 
 venv: $(STAMP)
 
