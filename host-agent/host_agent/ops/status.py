@@ -156,7 +156,7 @@ def _table(state: LocalTable, logged: dict[str, Any] | None, live: dict[str, Any
     last_success = None
     if best is not None:
         last_success = {
-            "at": _when(float(best["completed"]), now),
+            **(_when(float(best["completed"]), now) or {}),
             "records_synced": best["records_synced"],
             "records_failed": best["records_failed"],
             "status": best["status"],
@@ -265,7 +265,7 @@ def render(status: dict[str, Any]) -> str:
         if success:
             add(
                 "last success",
-                f"{_local(success['at'])}: {success['records_synced']} synced, "
+                f"{_local(success)}: {success['records_synced']} synced, "
                 f"{success['records_failed']} failed ({success['source']})",
             )
         else:
