@@ -27,6 +27,7 @@ import errno
 import logging
 import os
 import re
+import sqlite3
 import stat
 import threading
 import time
@@ -133,6 +134,7 @@ class FileSystemWatcher:
         self._warned: dict[str, str] = {}
         self._apply_lock = threading.Lock()
         self._closing = False
+        self._write_failing = False
         self._overflowed = threading.Event()
         self._last_event = time.monotonic()
         self._observer: InotifyObserver | None = None
@@ -203,13 +205,18 @@ class FileSystemWatcher:
         while rows := self.buffer.take(MAX_ROWS_PER_TRANSACTION):
             try:
                 written = await asyncio.to_thread(_save, db, rows)
-            except StoreError as exc:
+            except (StoreError, sqlite3.Error) as exc:
                 if final:
-                    log.error("could not write the last %d file events to %s: %s", len(rows), db.db_path, exc)
-                else:
-                    self.buffer.put_back(rows)
-                    log.warning("cannot write file events to %s (%s); kept %d in memory", db.db_path, exc, len(rows))
+                    log.error("could not write the last %d file events to %s: %s", len(rows) + len(self.buffer), db.db_path, exc)
+                    return
+                self.buffer.put_back(rows)
+                if not self._write_failing:
+                    log.warning("cannot write file events to %s (%s); keeping them in memory, retrying", db.db_path, exc)
+                self._write_failing = True
                 return
+            if self._write_failing:
+                log.info("file events are written to %s again", db.db_path)
+                self._write_failing = False
             self.rows_written += written
 
     # -- directories ---------------------------------------------------------------------
@@ -217,7 +224,10 @@ class FileSystemWatcher:
     async def _refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.refresh_interval_seconds)
-            await self.apply(await self.directories.load())
+            try:
+                await self.apply(await self.directories.load())
+            except Exception:
+                log.exception("refreshing the monitored directories failed; the current ones stay watched")
 
     async def apply(self, listing: DirectoryList) -> None:
         """Watch exactly the usable folders of ``listing`` (started and stopped as needed)."""
@@ -234,12 +244,12 @@ class FileSystemWatcher:
                     wanted.setdefault(real, configured)
             inside = {r for r in wanted for o in wanted if r != o and (r + "/").startswith(o.rstrip("/") + "/")}
             for real in sorted(inside):
-                log.info("%s is inside another monitored directory, already watched", wanted.pop(real))
+                log.info("%s is inside another monitored directory, already watched", _shown(wanted.pop(real)))
             for real, root in list(self.roots.items()):
                 if real not in wanted or root.deleted:
                     self._observer.unschedule(root.watch)
                     del self.roots[real]
-                    log.info("stopped watching %s", root.configured)
+                    log.info("stopped watching %s", _shown(root.configured))
             for real, configured in wanted.items():
                 if real not in self.roots and not self._closing:
                     self._start_watching(real, configured)
@@ -247,19 +257,19 @@ class FileSystemWatcher:
 
     def _usable(self, configured: Path) -> str | None:
         """The folder to watch for ``configured`` (a link resolved), or None with one warning."""
-        path = str(configured)
+        path, shown = str(configured), _shown(configured)
         real = os.path.realpath(path)
         problem = None
         if not os.path.lexists(path):
             problem = "does not exist"
         elif not os.path.isdir(real):
-            problem = "is not a folder" if real == path else f"is a link to {real}, which is not a folder"
+            problem = "is not a folder" if real == path else f"is a link to {_shown(real)}, which is not a folder"
         elif not os.access(real, os.R_OK | os.X_OK):
             problem = "is not readable"
         elif self.data_dir is not None and (real + "/").startswith(self.data_dir.rstrip("/") + "/"):
-            problem = f"is inside the agent's data folder {self.data_dir}"
+            problem = f"is inside the agent's data folder {_shown(self.data_dir)}"
         if problem is not None:
-            self._warn_once(path, f"monitored directory {path} {problem}; not watched (checked again every refresh)")
+            self._warn_once(path, f"monitored directory {shown} {problem}; not watched (checked again every refresh)")
             return None
         self._warned.pop(path, None)
         return real
@@ -277,9 +287,9 @@ class FileSystemWatcher:
             )
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                message = f"monitored directory {configured}: {watch_checks.limit_advice()}; not watched"
+                message = f"monitored directory {_shown(configured)}: {watch_checks.limit_advice()}; not watched"
             else:
-                message = f"monitored directory {configured} cannot be watched: {exc.strerror or exc}"
+                message = f"monitored directory {_shown(configured)} cannot be watched: {exc.strerror or exc}"
             self._warn_once(str(configured), message)
             return
         root = _Root(real, configured, watch)
@@ -288,7 +298,7 @@ class FileSystemWatcher:
         if unwatched:
             self._warn_once(str(configured), watch_checks.describe_unwatched(configured, unwatched))
         root.snapshot = self._snapshot(real)
-        shown = str(configured) if real == str(configured) else f"{configured} (a link to {real})"
+        shown = _shown(configured) if real == str(configured) else f"{_shown(configured)} (a link to {_shown(real)})"
         log.info("watching %s", shown)
 
     def _stop_observer(self) -> None:
@@ -365,7 +375,11 @@ class FileSystemWatcher:
         while time.monotonic() - self._last_event < QUIET_SECONDS and time.monotonic() < deadline:
             await asyncio.sleep(QUIET_SECONDS / 5)
         self._overflowed.clear()
-        found = await asyncio.to_thread(self.rescan)
+        try:
+            found = await asyncio.to_thread(self.rescan)
+        except Exception:
+            log.exception("rescan failed; changes lost in the overflow may be missing")
+            return
         if found:
             log.warning("rescan recorded %d changes that no event reported", found)
         else:
@@ -401,6 +415,11 @@ class FileSystemWatcher:
         except OSError as exc:
             log.warning("cannot take a snapshot of %s for rescans: %s", escape_path(root), exc)
             return None
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    """A path for log lines: the escaped form, so undecodable bytes cannot break a log handler."""
+    return escape_path(os.fspath(path))
 
 
 def _save(db: FileChangeDatabase, rows: list[dict]) -> int:

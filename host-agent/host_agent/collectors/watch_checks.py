@@ -80,7 +80,7 @@ def unwatched_folders(root: str) -> list[str]:
         time.sleep(SETTLE_SECONDS)
         watched = watched_inodes()
         missing = [(p, key) for p, key in missing if key not in watched and os.path.isdir(p)]
-    return [p for p, _ in missing]
+    return sorted(p for p, _ in missing)
 
 
 def describe_unwatched(configured: Path, folders: list[str]) -> str:
@@ -91,7 +91,8 @@ def describe_unwatched(configured: Path, folders: list[str]) -> str:
         parts.append(f"{len(limited)} folders are not watched: {_sample(limited)}: {limit_advice()}")
     if unreadable:
         parts.append(f"{len(unreadable)} folders are not readable and not watched: {_sample(unreadable)}")
-    return f"monitored directory {configured}: " + "; ".join(parts)
+    shown = os.fsencode(configured).decode("utf-8", "backslashreplace")
+    return f"monitored directory {shown}: " + "; ".join(parts)
 
 
 def _sample(folders: list[str]) -> str:

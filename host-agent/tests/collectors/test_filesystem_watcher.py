@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -352,3 +354,73 @@ def test_collector_takes_its_list_from_postgresql_when_a_url_is_known(tmp_path):
     Context.postgres_url = None
     assert isinstance(create_collector(Context).directories, StaticDirectories)
     assert not (tmp_path / "file_changes.db").exists()  # nothing opened before run()
+
+
+LIMITED = r"""
+import asyncio, json, logging, sys
+from pathlib import Path
+from host_agent.collectors.monitored_directories import StaticDirectories
+from tests.collectors.fs_harness import read_events, running_watcher, settings, wait_for_rows
+
+small, big, data = (Path(p) for p in sys.argv[1:4])
+
+async def main():
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logging.getLogger("host_agent").addHandler(handler)
+    async with running_watcher(StaticDirectories([small, big]), data, settings()) as watcher:
+        (small / "seen.txt").write_text("x")
+        (big / "top.txt").write_text("x")
+        await wait_for_rows(data / "file_changes.db", lambda rows: len(rows) == 2)
+        roots = sorted(watcher.roots)
+    print(json.dumps({"warnings": [r.getMessage() for r in records], "roots": roots,
+                      "rows": [r["file_path"] for r in read_events(data / "file_changes.db")]}))
+
+asyncio.run(main())
+"""
+
+
+def test_watch_limit_gets_one_warning_naming_the_sysctl_and_the_unwatched_folders(tmp_path, data_dir):
+    """The limit is lowered to 40 watches inside a user namespace of its own (the machine's stays)."""
+    small, big = tmp_path / "small", tmp_path / "big"
+    (small / "sub").mkdir(parents=True)
+    for i in range(60):
+        (big / f"folder{i:02d}").mkdir(parents=True)
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c", "echo 40 > /proc/sys/user/max_inotify_watches"],
+        capture_output=True,
+        timeout=10,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no user namespace to lower the inotify limit in: {probe.stderr.decode().strip()}")
+    script = 'echo 40 > /proc/sys/user/max_inotify_watches && exec "$0" -c "$1" "$2" "$3" "$4"'
+    run = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c", script, sys.executable, LIMITED, small, big, data_dir],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["roots"] == [str(big), str(small)]
+    assert result["rows"] == [str(small / "seen.txt"), str(big / "top.txt")]
+    [warning] = result["warnings"]
+    assert warning.startswith(f"monitored directory {big}: ")
+    assert "folders are not watched: " in warning and str(big / "folder") in warning
+    assert "sysctl -w fs.inotify.max_user_watches=" in warning
+
+
+def test_a_refused_row_is_reported_by_path_and_the_rest_of_its_batch_is_stored(tmp_path, caplog):
+    from host_agent.collectors.file_events import build_row
+    from host_agent.collectors.filesystem_watcher import _save
+    from host_agent.common.database import FileChangeDatabase
+
+    good = [build_row("created", f"/w/f{i}", "/w", event_time=1_700_000_000) for i in range(3)]
+    bad = {**build_row("created", "/w/broken", "/w", event_time=1_700_000_000), "file_size": -1}
+    with FileChangeDatabase(tmp_path / "file_changes.db") as db:
+        assert _save(db, [good[0], bad, *good[1:]]) == 3
+        stored = [r["file_path"] for r in db.get_recent_events(10)]
+    assert sorted(stored) == ["/w/f0", "/w/f1", "/w/f2"]
+    assert "file event for /w/broken could not be stored: file change event #0: 'file_size'" in caplog.text
