@@ -57,8 +57,13 @@ class SQLiteStore:
             self.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Create the file owner-only before SQLite does: it is a private activity log.
             # SQLite gives the -wal and -shm files the same permissions as the database.
-            fd = os.open(self.db_path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
+            # Never open an existing database file outside SQLite: closing any descriptor of a
+            # file drops every POSIX lock this process holds on it, including the locks of
+            # another connection (the sync engine's, a collector's) to the same database.
+            try:
+                os.close(os.open(self.db_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # an existing database: permissions are set by path below
             os.chmod(self.db_path, 0o600)
             conn = sqlite3.connect(
                 self.db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False

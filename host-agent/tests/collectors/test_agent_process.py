@@ -35,7 +35,9 @@ class AgentProcess:
             "filesystem_watcher:\n  enabled: false\n",
             encoding="utf-8",
         )
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith(("DISPLAY", "REPROSPECTIVE_"))}
+        env = {
+            k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith(("DISPLAY", "REPROSPECTIVE_"))
+        }
         if display is not None:
             env["DISPLAY"] = display.display
         self.env = env
@@ -59,7 +61,8 @@ class AgentProcess:
     def wait_for_log(self, text: str, timeout: float = AGENT_TIMEOUT) -> None:
         def seen() -> bool:
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"agent exited with {self.process.returncode} before logging {text!r}:\n{self.log()}")
+                code = self.process.returncode
+                raise AssertionError(f"agent exited with {code} before logging {text!r}:\n{self.log()}")
             return text in self.log()
 
         wait_until(seen, timeout, repr(text))
@@ -154,12 +157,6 @@ def test_a_killed_agent_s_session_is_closed_at_its_last_heartbeat_by_the_next_ag
     assert "Traceback" not in log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SQLiteStore._connect opens and closes the database file, which drops the POSIX locks the "
-    "process's other SQLite connections hold on it; another process closing its connection then "
-    "deletes the WAL the agent is still writing to",
-)
 def test_reading_the_database_from_another_process_while_the_agent_runs_loses_no_rows(
     x_server, windows, pg_url, tmp_path
 ):
