@@ -60,7 +60,9 @@ def start_display(home: Path) -> tuple[str, list[subprocess.Popen]]:
     name = f":{data.decode().strip()}"
     env = dict(os.environ, DISPLAY=name, HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
                XDG_CACHE_HOME=str(home / "cache"), XDG_DATA_HOME=str(home / "data"))  # fmt: skip
-    openbox = subprocess.Popen(["openbox", "--sm-disable"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    openbox = subprocess.Popen(
+        ["openbox", "--sm-disable"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     display = xdisplay.Display(name)
     selection = display.intern_atom("WM_S0")
     while display.get_selection_owner(selection) in (0, X.NONE):
@@ -185,7 +187,8 @@ async def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    for label, (used, looks) in (("present, nothing changes (defaults)", present), ("away (idle cut-off reached)", away)):
+    scenarios = (("present, nothing changes (defaults)", present), ("away (idle cut-off reached)", away))
+    for label, (used, looks) in scenarios:
         print(
             f"CPU, {label}: {used:.3f} s in {args.seconds:.0f} s ({looks} looks) "
             f"= {used * 3600 / args.seconds:.2f} s per hour ({used / args.seconds * 100:.4f} % of one core)"

@@ -182,7 +182,7 @@ class DesktopActivityMonitor:
                 except DisplayUnavailable as exc:
                     if not outage_logged:
                         log.warning(
-                            "desktop monitor disabled: %s; the rest of the agent runs; retrying every %.0f s",
+                            "desktop monitor disabled: %s; the rest of the agent runs; retrying every %g s",
                             exc,
                             self.retry_interval,
                         )

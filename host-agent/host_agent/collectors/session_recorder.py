@@ -65,7 +65,8 @@ class SessionRecorder:
 def _describe(decision: Decision, ended: OpenSession | None, started: OpenSession | None) -> str:
     parts = []
     if ended is not None and decision.end_at is not None:
-        parts.append(f"desktop session {ended.id} ended after {decision.end_at - ended.start_time} s ({decision.reason})")
+        duration = max(0, decision.end_at - ended.start_time)
+        parts.append(f"desktop session {ended.id} ended after {duration} s ({decision.reason})")
     if started is not None:
         title = "no title" if started.activity.title is None else repr(started.activity.title)
         parts.append(f"desktop session {started.id} started: {started.activity.application}, {title}")

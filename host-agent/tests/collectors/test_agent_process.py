@@ -35,9 +35,8 @@ class AgentProcess:
             "filesystem_watcher:\n  enabled: false\n",
             encoding="utf-8",
         )
-        env = {
-            k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith(("DISPLAY", "REPROSPECTIVE_"))
-        }
+        unwanted = ("DATABASE_URL", "DISPLAY", "REPROSPECTIVE_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(unwanted)}
         if display is not None:
             env["DISPLAY"] = display.display
         self.env = env

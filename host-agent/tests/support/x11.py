@@ -222,7 +222,9 @@ class XServer:
         with self.connection() as display:
             return display.screen().root.screensaver_query_info().idle / 1000.0
 
-    def window(self, title: str | None, *, instance: str | None = None, klass: str | None = None, pid: bool = True) -> ClientWindow:
+    def window(
+        self, title: str | None, *, instance: str | None = None, klass: str | None = None, pid: bool = True
+    ) -> ClientWindow:
         return ClientWindow(self, title, instance=instance, klass=klass, pid=pid)
 
 
@@ -246,7 +248,9 @@ class _Connection:
 class ClientWindow:
     """A top-level window in its own process (``x11_client.py``)."""
 
-    def __init__(self, server: XServer, title: str | None, *, instance: str | None, klass: str | None, pid: bool) -> None:
+    def __init__(
+        self, server: XServer, title: str | None, *, instance: str | None, klass: str | None, pid: bool
+    ) -> None:
         command = [sys.executable, str(CLIENT_SCRIPT), "--display", server.display]
         if title is not None:
             command += ["--title", title]
