@@ -122,6 +122,7 @@ class Agent:
             sync_interval=settings.interval_seconds,
             max_retries=settings.max_retries,
             retry_backoff_seconds=settings.retry_backoff_seconds,
+            retention_days=settings.retention_days,
         )
         await self.sync_manager.initialize()
         self.sync_manager.start_sync_loop()

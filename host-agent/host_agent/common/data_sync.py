@@ -34,12 +34,13 @@ import asyncpg
 from host_agent.common import pg_schema
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
 from host_agent.common.pg_codecs import register_sync_codecs
+from host_agent.common.retention import purge_stores
 from host_agent.common.secrets import describe_url, redact
 from host_agent.common.sqlite_store import SQLiteStore
 from host_agent.common.sync_errors import ErrorKind, classify, describe
 from host_agent.common.sync_journal import SyncJournal
 from host_agent.common.table_sync import DESKTOP_ACTIVITY_SESSIONS, FILE_CHANGE_EVENTS, BatchOutcome, Row, TableSync
-from host_agent.errors import SyncError
+from host_agent.errors import StoreError, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class DataSyncManager:
         host_identifier: str | None = None,
         upgrade_schema: bool = True,
         progress: ProgressCallback | None = None,
+        retention_days: int = 0,
     ) -> None:
         if not postgres_url or not postgres_url.startswith(("postgresql://", "postgres://")):
             raise SyncError("postgres_url must be a postgresql:// URL")
@@ -130,6 +132,7 @@ class DataSyncManager:
         self.host_identifier = host_identifier or self._get_host_identifier()
         self.upgrade_schema = upgrade_schema
         self.progress = progress
+        self.retention_days = retention_days  # 0: keep synced rows locally forever
 
         self._pool: asyncpg.Pool | None = None
         self._schema_ready = False
@@ -267,6 +270,8 @@ class DataSyncManager:
             results = {}
             for name in self._tables:
                 results[name] = await self._sync_table(name)
+            if self.retention_days:
+                await self._apply_retention()
         self._note_outcome(results)
         self.last_results = results
         return results
@@ -339,6 +344,13 @@ class DataSyncManager:
         if result.worth_logging:
             await self._log_sync_result(result)
         return result
+
+    async def _apply_retention(self) -> None:
+        stores = {name: table.store for name, table in self._tables.items()}
+        try:
+            await asyncio.to_thread(purge_stores, stores, self.retention_days)
+        except StoreError as exc:  # the rows are synced either way; retention tries again next run
+            log.warning("retention: %s", exc)
 
     def _note_outcome(self, results: dict[str, TableResult]) -> None:
         """One INFO line per run that moved rows; outage lines are rate-limited to its start and end."""

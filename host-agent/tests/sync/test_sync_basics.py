@@ -139,3 +139,17 @@ async def test_the_two_stores_may_live_in_different_folders(tmp_path, pg_url, pg
     finally:
         await manager.close()
         files.close()
+
+
+async def test_each_run_deletes_local_rows_synced_longer_ago_than_retention_days(files_db, pg_url, pg, manager_factory):
+    add_file_events(files_db, 30)
+    manager = await manager_factory(pg_url, retention_days=7)
+    await manager.sync_all()
+    with files_db.atomic() as conn:  # the first ten were synced eight days ago
+        conn.execute("UPDATE file_change_events SET synced_at = strftime('%s','now') - 8 * 86400 WHERE id <= 10")
+    add_file_events(files_db, 5, start=30)  # waiting rows are never deleted
+    await manager.sync_all()
+    with files_db.reading() as conn:
+        left = [r[0] for r in conn.execute("SELECT id FROM file_change_events ORDER BY id")]
+    assert left == list(range(11, 36))
+    assert await pg.fetchval("SELECT count(*) FROM file_change_events") == 35  # PostgreSQL keeps them all
