@@ -109,7 +109,7 @@ class X11Desktop:
             self._display = xdisplay.Display(self.display_name)
         except xerror.DisplayNameError:
             raise DisplayUnavailable(f"{self.display_name!r} is not a valid X display name") from None
-        except (xerror.DisplayConnectionError, ConnectionError, OSError) as exc:
+        except (xerror.DisplayConnectionError, xerror.XauthError, xerror.XNoAuthError, OSError) as exc:
             raise DisplayUnavailable(f"cannot connect to X display {self.display_name} ({_short(exc)})") from None
         except xerror.ConnectionClosedError as exc:
             raise DisplayUnavailable(f"X display {self.display_name} closed the connection ({_short(exc)})") from None
