@@ -287,6 +287,26 @@ async def test_without_a_display_the_monitor_logs_one_line_and_keeps_retrying(
     assert read_sessions(db) == []
 
 
+async def test_a_display_that_appears_later_is_picked_up_by_the_retry(own_x_server, tmp_path, caplog):
+    db = tmp_path / "desktop.db"
+    own_x_server.kill_server()  # keep its display number, with no server behind it
+    monitor = DesktopActivityMonitor(db, settings(), display_name=own_x_server.display, retry_interval=0.05)
+    window = None
+    try:
+        async with running(monitor):
+            await eventually(lambda: monitor.stats.connect_attempts >= 2, 5, "a failed connection attempt")
+            own_x_server.start()
+            window = own_x_server.window("late start", klass="Late")
+            own_x_server.activate(window)
+            await eventually(lambda: open_session(db, "Late", "late start"), 10, "a session once the display exists")
+    finally:
+        if window is not None:
+            window.close()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("host_agent.collectors")]
+    assert sum("desktop monitor disabled: cannot connect to X display" in line for line in lines) == 1
+    assert f"desktop monitor: connected to X display {own_x_server.display}" in lines
+
+
 SESSIONS_LEFT_OPEN = [
     # (what, start offset, heartbeat offset or None, expected end offset)
     ("closed at the last heartbeat", 0, 42, 42),
