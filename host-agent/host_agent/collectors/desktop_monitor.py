@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from host_agent.collectors.session_recorder import SessionRecorder
 from host_agent.collectors.sessions import Observation, Rules, clock_jumped, decide, end_after_jump, end_on_stop
@@ -33,6 +33,9 @@ from host_agent.collectors.x11_window import (
 )
 from host_agent.common.database import DesktopActivityDatabase
 from host_agent.config import DesktopMonitorSection
+
+if TYPE_CHECKING:
+    from host_agent.agent import AgentContext
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +274,7 @@ class DesktopActivityMonitor:
         self._last_seen = None
 
 
-def create_collector(context) -> DesktopActivityMonitor:
+def create_collector(context: AgentContext) -> DesktopActivityMonitor:
     """The agent's hook: a monitor on ``$DISPLAY`` writing to the configured desktop database."""
     config = context.config
     return DesktopActivityMonitor(config.desktop_db_path, config.desktop_monitor)
