@@ -10,10 +10,12 @@ Per path, the buffer remembers the last change it accepted (kind, monotonic and 
   same file is folded into that row (its size is refreshed while the row is still waiting);
   the cool-down is counted from the accepted row, so a file written for a minute gives about
   one row per cool-down, not one row in total;
-- a ``created`` for a file already known to exist (no deletion since), or a ``deleted`` for a
-  file already known to be gone, is a duplicate (watchdog reports files found in a new folder
-  and may also pass on their own events; a rescan may find what events also reported) and is
-  dropped.
+- a ``created`` for a file already known to exist (no deletion since) within
+  ``duplicate_seconds`` is a duplicate (watchdog reports the files it finds in a new folder and
+  may also pass on their own creation events) and is dropped; later, it means the file was
+  replaced (an editor's save through a temporary file renamed over it) and is recorded as
+  ``modified``, with the cool-down above;
+- a ``deleted`` for a file already known to be gone is a duplicate and is dropped.
 
 That memory is also what a rescan compares against (see :meth:`EventBuffer.known`), and is
 forgotten up to a point in time when a rescan has taken a new reference snapshot.
@@ -30,6 +32,10 @@ from typing import Any
 EXISTS = frozenset({"created", "modified", "moved"})
 GONE = frozenset({"deleted", "moved_away"})
 
+#: How soon after a file's creation another creation report for it is taken as a duplicate.
+#: watchdog's own duplicates arrive within milliseconds; two seconds leaves room for a busy machine.
+DUPLICATE_SECONDS = 2.0
+
 
 @dataclass(frozen=True)
 class Known:
@@ -45,8 +51,10 @@ class EventBuffer:
         coalesce_seconds: float,
         max_events: int,
         on_full: Callable[[], None] = lambda: None,
+        duplicate_seconds: float = DUPLICATE_SECONDS,
     ) -> None:
         self.coalesce_seconds = coalesce_seconds
+        self.duplicate_seconds = duplicate_seconds
         self.max_events = max_events
         self._on_full = on_full
         self._lock = threading.Lock()
@@ -76,14 +84,18 @@ class EventBuffer:
         with self._lock:
             last = self._known.get(path)
             if last is not None:
-                if kind == "modified" and last.kind in ("created", "modified") and mono - last.mono < self.coalesce_seconds:
-                    waiting = self._waiting.get(path)
-                    if waiting is not None:
-                        waiting["file_size"] = row["file_size"]
-                        waiting["is_symlink"] = row["is_symlink"]
+                age = mono - last.mono
+                if kind == "created" and last.kind in EXISTS:
+                    if age < self.duplicate_seconds:
+                        self._refresh_waiting(path, row)
+                        self.duplicates += 1
+                        return False
+                    kind, row = "modified", {**row, "event_type": "modified"}  # replaced by a new file
+                if kind == "modified" and last.kind in ("created", "modified") and age < self.coalesce_seconds:
+                    self._refresh_waiting(path, row)
                     self.coalesced += 1
                     return False
-                if (kind == "created" and last.kind in EXISTS) or (kind == "deleted" and last.kind in GONE):
+                if kind == "deleted" and last.kind in GONE:
                     self.duplicates += 1
                     return False
             self._known[path] = Known(kind, mono, row["event_time"])
@@ -98,6 +110,12 @@ class EventBuffer:
         if full:
             self._on_full()
         return True
+
+    def _refresh_waiting(self, path: str, row: dict[str, Any]) -> None:
+        waiting = self._waiting.get(path)
+        if waiting is not None:
+            waiting["file_size"] = row["file_size"]
+            waiting["is_symlink"] = row["is_symlink"]
 
     def take(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Remove and return up to ``limit`` waiting rows, oldest first."""

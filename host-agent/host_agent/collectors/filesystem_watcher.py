@@ -8,8 +8,9 @@ run in a worker thread. The directory list is re-read every ``refresh_interval_s
 
 What is recorded: files and symbolic links (a link's own creation, change and deletion; links are
 never followed), not folders. A move inside a monitored tree is one ``moved`` row with both paths;
-a move in from outside (or from an excluded name) is ``created``, a move out (or to an excluded
-name) is ``deleted``. Excluded paths (``exclude_patterns``, matched against the path relative to
+a move in from outside (or from an excluded name) is ``created`` (``modified`` when the watcher
+already knew a file there: an editor saving through a temporary file), a move out (or to an
+excluded name) is ``deleted``. Excluded paths (``exclude_patterns``, matched against the path relative to
 the monitored root, and the agent's own data folder) are never written anywhere.
 
 The kernel queue holds ``fs.inotify.max_queued_events`` events. Only the event types recorded are
@@ -74,6 +75,10 @@ QUIET_SECONDS = 0.5
 QUIET_MAX_SECONDS = 10.0
 #: Paths remembered for duplicate checks before a rescan takes a new reference and forgets them.
 MAX_KNOWN_PATHS = 200_000
+
+
+class _Closing(Exception):
+    """Raised inside a folder walk to cut it short when the watcher stops."""
 
 
 @dataclass
@@ -186,6 +191,7 @@ class FileSystemWatcher:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._flush(db)  # first what is buffered: stopping may wait for a folder walk
             await asyncio.to_thread(self._stop_observer)
             watchdog_log.removeHandler(alarm)
             await self._flush(db, final=True)
@@ -410,8 +416,15 @@ class FileSystemWatcher:
         return found
 
     def _snapshot(self, root: str) -> DirectorySnapshot | None:
+        def enter(folder: str) -> bool:
+            if self._closing:
+                raise _Closing
+            return self.recordable(folder, root)
+
         try:
-            return tree_rescan.take_snapshot(root, lambda folder: self.recordable(folder, root))
+            return tree_rescan.take_snapshot(root, enter)
+        except _Closing:
+            return None
         except OSError as exc:
             log.warning("cannot take a snapshot of %s for rescans: %s", escape_path(root), exc)
             return None
