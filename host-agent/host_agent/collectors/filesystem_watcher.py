@@ -248,7 +248,7 @@ class FileSystemWatcher:
                 real = self._usable(configured)
                 if real is not None:
                     wanted.setdefault(real, configured)
-            inside = {r for r in wanted for o in wanted if r != o and (r + "/").startswith(o.rstrip("/") + "/")}
+            inside = {r for r in wanted for o in wanted if r != o and watch_checks.is_within(r, o)}
             for real in sorted(inside):
                 log.info("%s is inside another monitored directory, already watched", _shown(wanted.pop(real)))
             for real, root in list(self.roots.items()):
@@ -263,21 +263,14 @@ class FileSystemWatcher:
 
     def _usable(self, configured: Path) -> str | None:
         """The folder to watch for ``configured`` (a link resolved), or None with one warning."""
-        path, shown = str(configured), _shown(configured)
-        real = os.path.realpath(path)
-        problem = None
-        if not os.path.lexists(path):
-            problem = "does not exist"
-        elif not os.path.isdir(real):
-            problem = "is not a folder" if real == path else f"is a link to {_shown(real)}, which is not a folder"
-        elif not os.access(real, os.R_OK | os.X_OK):
-            problem = "is not readable"
-        elif self.data_dir is not None and (real + "/").startswith(self.data_dir.rstrip("/") + "/"):
-            problem = f"is inside the agent's data folder {_shown(self.data_dir)}"
+        real, problem = watch_checks.folder_problem(str(configured), self.data_dir)
         if problem is not None:
-            self._warn_once(path, f"monitored directory {shown} {problem}; not watched (checked again every refresh)")
+            self._warn_once(
+                str(configured),
+                f"monitored directory {_shown(configured)} {problem}; not watched (checked again every refresh)",
+            )
             return None
-        self._warned.pop(path, None)
+        self._warned.pop(str(configured), None)
         return real
 
     def _warn_once(self, key: str, message: str) -> None:
@@ -344,7 +337,7 @@ class FileSystemWatcher:
         """Inside ``root``, not excluded, not in the agent's data folder."""
         if not path.startswith(root.rstrip("/") + "/"):
             return False
-        if self.data_dir is not None and (path + "/").startswith(self.data_dir.rstrip("/") + "/"):
+        if self.data_dir is not None and watch_checks.is_within(path, self.data_dir):
             return False
         relative = os.path.relpath(path, root)
         return not any(pattern.search(relative) for pattern in self._excludes)
@@ -432,7 +425,7 @@ class FileSystemWatcher:
 
 def _shown(path: str | os.PathLike[str]) -> str:
     """A path for log lines: the escaped form, so undecodable bytes cannot break a log handler."""
-    return escape_path(os.fspath(path))
+    return escape_path(os.fspath(path))  # the same form as in the rows
 
 
 def _save(db: FileChangeDatabase, rows: list[dict]) -> int:

@@ -1,4 +1,4 @@
-"""Which folders of a watched tree have no inotify watch, and why.
+"""Whether a folder can be watched, and which folders of a watched tree have no inotify watch.
 
 watchdog adds one inotify watch per folder of a recursive tree, and when one cannot be added
 below the root (the per-user limit ``fs.inotify.max_user_watches`` is reached, or the folder is
@@ -20,6 +20,26 @@ _WATCH_LINE = re.compile(r"^inotify wd:\S+ ino:([0-9a-f]+) sdev:([0-9a-f]+)", re
 SETTLE_SECONDS = 0.2
 #: Folders named in a warning; the count says how many more.
 SHOWN = 5
+
+
+def is_within(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or below it."""
+    return (path.rstrip("/") + "/").startswith(folder.rstrip("/") + "/")
+
+
+def folder_problem(path: str, data_dir: str | None) -> tuple[str, str | None]:
+    """The folder to watch for ``path`` (a link resolved) and what keeps it from being watched."""
+    real = os.path.realpath(path)
+    shown = os.fsencode(real).decode("utf-8", "backslashreplace")
+    if not os.path.lexists(path):
+        return real, "does not exist"
+    if not os.path.isdir(real):
+        return real, "is not a folder" if real == path else f"is a link to {shown}, which is not a folder"
+    if not os.access(real, os.R_OK | os.X_OK):
+        return real, "is not readable"
+    if data_dir is not None and is_within(real, data_dir):
+        return real, "is inside the agent's data folder"
+    return real, None
 
 
 def max_user_watches() -> int | None:
