@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import getpass
 import logging
 import os
@@ -25,9 +24,7 @@ import random
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
@@ -39,6 +36,8 @@ from host_agent.common.secrets import describe_url, redact
 from host_agent.common.sqlite_store import SQLiteStore
 from host_agent.common.sync_errors import ErrorKind, classify, describe
 from host_agent.common.sync_journal import SyncJournal
+from host_agent.common.sync_lock import SyncLocks
+from host_agent.common.sync_result import TableResult
 from host_agent.common.table_sync import DESKTOP_ACTIVITY_SESSIONS, FILE_CHANGE_EVENTS, BatchOutcome, Row, TableSync
 from host_agent.errors import StoreError, SyncError
 
@@ -50,50 +49,7 @@ POOL_MAX_SIZE = 5
 #: A pooled connection idle this long is closed (a server restart then costs no failed query).
 POOL_IDLE_SECONDS = 60
 
-#: Held-back rows named one by one in a sync_logs error_message; the rest are counted.
-MAX_REASONS_LOGGED = 10
-
 ProgressCallback = Callable[[str, int, int], None]  # (table_name, rows done, rows waiting at start)
-
-
-@dataclass
-class TableResult:
-    """What one run did for one table."""
-
-    table_name: str
-    records_synced: int = 0
-    records_failed: int = 0
-    status: str = "success"  # success | partial_success | failed
-    error: str | None = None  # why the run stopped early (PostgreSQL away, ...)
-    error_kind: ErrorKind | None = None
-    held: list[str] = field(default_factory=list)  # why each held-back row was refused
-    started_at: float = 0.0
-    completed_at: float = 0.0
-
-    @property
-    def error_message(self) -> str | None:
-        """For ``sync_logs``: the run's error, then the held-back rows (their local id and cause)."""
-        parts = ([self.error] if self.error else []) + self.held[:MAX_REASONS_LOGGED]
-        if len(self.held) > MAX_REASONS_LOGGED:
-            parts.append(f"and {len(self.held) - MAX_REASONS_LOGGED} more held-back rows")
-        return "; ".join(parts) or None
-
-    @property
-    def transient_failure(self) -> bool:
-        return self.error_kind is ErrorKind.TRANSIENT
-
-    @property
-    def worth_logging(self) -> bool:
-        return bool(self.records_synced or self.records_failed or self.error_message)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "table_name": self.table_name,
-            "records_synced": self.records_synced,
-            "records_failed": self.records_failed,
-            "status": self.status,
-            "error_message": self.error_message,
-        }
 
 
 class DataSyncManager:
@@ -266,7 +222,7 @@ class DataSyncManager:
         """Sync every table once, draining its backlog. Never raises for PostgreSQL being away."""
         if not self._tables:
             await self.initialize()
-        async with self._run_lock, _FileLocks([s.db_path for s in self._stores]):
+        async with self._run_lock, SyncLocks([s.db_path for s in self._stores]):
             results = {}
             for name in self._tables:
                 results[name] = await self._sync_table(name)
@@ -339,8 +295,7 @@ class DataSyncManager:
                 except Exception as exc:  # the rows stay waiting and are re-sent, harmlessly
                     result.error_kind = result.error_kind or ErrorKind.FATAL
                     result.error = result.error or self._safe(f"marking synced rows failed: {describe(exc)}")
-        result.completed_at = time.time()
-        result.status = _status(result)
+        result.finish(time.time())
         if result.worth_logging:
             await self._log_sync_result(result)
         return result
@@ -441,44 +396,3 @@ class DataSyncManager:
 
     def _safe(self, text: str) -> str:
         return redact(text, self._url)
-
-
-def _status(result: TableResult) -> str:
-    if result.error is None and not result.held:
-        return "success"
-    return "partial_success" if result.records_synced else "failed"
-
-
-class _FileLocks:
-    """Exclusive ``flock`` on ``<db>.sync-lock`` for each store: one sync at a time per database,
-    across processes (the agent's loop and ``reprospective-agent sync --once``). Waits, politely."""
-
-    POLL_SECONDS = 0.1
-
-    def __init__(self, db_paths: list[Path]) -> None:
-        self.paths = [p.with_name(p.name + ".sync-lock") for p in sorted(db_paths)]
-        self._files: list[Any] = []
-
-    async def __aenter__(self) -> _FileLocks:
-        try:
-            for path in self.paths:
-                handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
-                self._files.append(handle)
-                while True:
-                    try:
-                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        await asyncio.sleep(self.POLL_SECONDS)
-        except BaseException:
-            self._release()
-            raise
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        for handle in self._files:
-            handle.close()  # closing the descriptor releases its flock
-        self._files = []

@@ -12,11 +12,23 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from host_agent.common.data_sync import DataSyncManager, TableResult
+from host_agent.common.data_sync import DataSyncManager
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
-from host_agent.common.table_sync import DESKTOP_ACTIVITY_SESSIONS, FILE_CHANGE_EVENTS, TableSync
+from host_agent.common.sync_result import TableResult
+from host_agent.common.table_sync import (
+    DESKTOP_ACTIVITY_SESSIONS,
+    FILE_CHANGE_EVENTS,
+    TableSync,
+)
 from host_agent.config import AgentConfig
 from host_agent.errors import AgentError
 from host_agent.ops import postgres
