@@ -13,10 +13,13 @@ run: venv system-deps
 	$(BIN)/reprospective-agent run $(ARGS)
 
 test: venv system-deps
+	$(BIN)/ruff check host-agent bench
 	$(BIN)/pytest host-agent/tests $(PYTEST_ARGS)
 
 bench: venv system-deps
 	$(BIN)/python bench/bench_sync.py --write docs/benchmarks.md
+	$(BIN)/python bench/bench_desktop_monitor.py --write docs/benchmarks.md
+	$(BIN)/python bench/bench_fs_watcher.py --write docs/benchmarks.md
 
 venv: $(STAMP)
 
