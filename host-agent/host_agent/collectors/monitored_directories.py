@@ -173,7 +173,7 @@ class PostgresDirectories:
             origin, detail = FROM_CONFIG, "config.yaml (no list seen yet)"
         if self._origin != origin:
             log.warning(
-                "monitored directories: PostgreSQL unreachable (%s): using %s: %d directories",
+                "monitored directories: cannot read them from PostgreSQL (%s): using %s: %d directories",
                 reason,
                 detail,
                 len(directories),

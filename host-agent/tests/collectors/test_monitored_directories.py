@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,7 @@ async def test_unreachable_postgres_means_the_last_list_seen_said_once(pg_proxy,
     assert again.directories == (folders[0],)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "PostgreSQL unreachable" in warnings[0] and "the last list seen" in warnings[0]
+    assert "cannot read them from PostgreSQL" in warnings[0] and "the last list seen" in warnings[0]
 
     pg_proxy.up()
     back = await source.load()
@@ -166,3 +167,40 @@ async def test_a_restarted_agent_without_postgres_watches_the_list_it_saw_last(
     restarted = source_for(pg_proxy.url(pg_database), [alpha], data_dir)
     async with running_watcher(restarted, data_dir, settings()) as watcher:
         assert set(watcher.roots) == {str(beta), str(gamma)}
+
+
+async def test_rows_with_non_utf8_names_and_moves_reach_postgresql_unchanged(pg_url, pg, tmp_path, data_dir):
+    """Issue 5: undecodable names never crash the watcher nor block the sync."""
+    from host_agent.collectors.file_events import unescape_path_bytes
+    from host_agent.common.data_sync import DataSyncManager
+
+    root = tmp_path / "w"
+    root.mkdir()
+    raw = os.fsencode(root) + b"/caf\xe9.txt"
+    source = source_for(pg_url, [root], data_dir)
+    async with running_watcher(source, data_dir, settings()):
+        with open(raw, "wb") as f:
+            f.write(b"x")
+        os.rename(raw, os.fsencode(root) + b"/menu.txt")
+        await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 2)
+    manager = DataSyncManager(pg_url, data_dir / "desktop_activity.db", data_dir / "file_changes.db")
+    await manager.initialize()
+    try:
+        results = await manager.sync_all()
+    finally:
+        await manager.close()
+    assert all(r.status == "success" for r in results.values())
+    rows = await pg.fetch(
+        "SELECT event_type, file_path, file_name, old_file_path FROM file_change_events ORDER BY event_time, id"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("created", str(root) + "/caf\\xe9.txt", "caf\\xe9.txt", None),
+        ("moved", str(root / "menu.txt"), "menu.txt", str(root) + "/caf\\xe9.txt"),
+    ]
+    assert unescape_path_bytes(rows[1]["old_file_path"]) == raw
+
+
+async def test_a_database_without_the_table_falls_back_and_says_why(pg_server, empty_pg_database, folders, data_dir, caplog):
+    listing = await source_for(pg_server.url(empty_pg_database), folders[:1], data_dir).load()
+    assert listing.origin == FROM_CONFIG
+    assert 'relation "monitored_directories" does not exist' in caplog.text
