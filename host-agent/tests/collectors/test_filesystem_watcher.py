@@ -440,3 +440,28 @@ async def test_saves_through_a_temporary_file_are_recorded_as_changes_of_the_fil
         ("modified", "doc.txt"),
         ("modified", "doc.txt"),
     ]
+
+
+async def test_an_event_that_fails_to_be_recorded_is_reported_and_recording_goes_on(root, data_dir, caplog):
+    class Fragile(FileSystemWatcher):
+        def _record(self, kind, path, root, **kwargs):
+            if os.path.basename(path).startswith("poison"):
+                raise ValueError("cannot describe this file")
+            super()._record(kind, path, root, **kwargs)
+
+    watcher = Fragile(ListedDirectories([root]), data_dir / "file_changes.db", settings([root]), data_dir=data_dir)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await wait_for(lambda: watcher.lists_applied, what="the first list")
+        (root / "poison1").touch()  # one 'created' each (a write would add a 'modified')
+        (root / "poison2").touch()
+        (root / "after.txt").touch()
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    assert rows[0]["file_name"] == "after.txt"
+    assert watcher.failed_events == 2
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "could not be recorded" in errors[0].getMessage()
