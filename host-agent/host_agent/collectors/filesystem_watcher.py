@@ -36,6 +36,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchdog.events import (
     DirDeletedEvent,
@@ -57,6 +58,9 @@ from host_agent.collectors.monitored_directories import DirectoryList, Directory
 from host_agent.common.database import FileChangeDatabase
 from host_agent.config import FilesystemWatcherSection
 from host_agent.errors import InvalidEventError, StoreError
+
+if TYPE_CHECKING:
+    from host_agent.agent import AgentContext
 
 log = logging.getLogger(__name__)
 
@@ -459,7 +463,8 @@ def _save(db: FileChangeDatabase, rows: list[dict]) -> int:
     return written
 
 
-def create_collector(context) -> FileSystemWatcher:
+def create_collector(context: AgentContext) -> FileSystemWatcher:
+    """The agent's hook: the directory list from PostgreSQL when a URL is known, else config.yaml."""
     config = context.config
     return FileSystemWatcher(
         directory_source_for(config, context.postgres_url),

@@ -27,6 +27,7 @@ import asyncpg
 
 from host_agent.common.secrets import describe_url, redact
 from host_agent.common.timeutil import iso_from_epoch, now_epoch
+from host_agent.config import AgentConfig
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class PostgresDirectories:
         return normalise(paths, where=str(self.cache_path)), str(data.get("saved_at", "at an unknown time"))
 
 
-def directory_source_for(config, postgres_url: str | None) -> DirectorySource:
+def directory_source_for(config: AgentConfig, postgres_url: str | None) -> DirectorySource:
     """PostgreSQL's table when a URL is known, else ``config.yaml``'s list."""
     settings = config.filesystem_watcher
     if postgres_url is None:
