@@ -108,11 +108,15 @@ def describe_unwatched(configured: Path, folders: list[str]) -> str:
     limited = [f for f in folders if f not in set(unreadable)]
     parts = []
     if limited:
-        parts.append(f"{len(limited)} folders are not watched: {_sample(limited)}: {limit_advice()}")
+        parts.append(f"{_folders_are(len(limited))} not watched: {_sample(limited)}: {limit_advice()}")
     if unreadable:
-        parts.append(f"{len(unreadable)} folders are not readable and not watched: {_sample(unreadable)}")
+        parts.append(f"{_folders_are(len(unreadable))} not readable and not watched: {_sample(unreadable)}")
     shown = os.fsencode(configured).decode("utf-8", "backslashreplace")
     return f"monitored directory {shown}: " + "; ".join(parts)
+
+
+def _folders_are(count: int) -> str:
+    return "1 folder is" if count == 1 else f"{count} folders are"
 
 
 def _sample(folders: list[str]) -> str:

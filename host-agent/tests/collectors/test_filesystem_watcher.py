@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -465,3 +467,61 @@ async def test_an_event_that_fails_to_be_recorded_is_reported_and_recording_goes
     assert watcher.failed_events == 2
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "could not be recorded" in errors[0].getMessage()
+
+
+UNPRIVILEGED = r"""
+import asyncio, json, logging, sys
+from pathlib import Path
+from host_agent.collectors.monitored_directories import StaticDirectories
+from tests.collectors.fs_harness import read_events, running_watcher, settings, wait_for_rows
+
+locked, readable, data = (Path(p) for p in sys.argv[1:4])
+
+async def main():
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logging.getLogger("host_agent").addHandler(handler)
+    async with running_watcher(StaticDirectories([locked, readable]), data, settings()) as watcher:
+        (readable / "mine.txt").write_text("x")
+        await wait_for_rows(data / "file_changes.db", lambda rows: len(rows) == 1)
+        roots = sorted(watcher.roots)
+    print(json.dumps({"warnings": [r.getMessage() for r in records], "roots": roots,
+                      "rows": [r["file_path"] for r in read_events(data / "file_changes.db")]}))
+
+asyncio.run(main())
+"""
+
+
+def test_unreadable_folders_get_one_warning_each_and_the_rest_is_watched():
+    """Run as 'nobody' (root reads everything): a locked monitored folder, a locked subfolder."""
+    nobody = 65534
+    base = Path(tempfile.mkdtemp(prefix="fsw-perm-"))
+    try:
+        os.chmod(base, 0o755)
+        locked, readable, data = base / "locked", base / "readable", base / "data"
+        for folder, mode in ((locked, 0o700), (readable, 0o755), (data, 0o700)):
+            folder.mkdir(mode=mode)
+        os.chown(readable, nobody, nobody)
+        os.chown(data, nobody, nobody)
+        (readable / "private").mkdir(mode=0o700)  # owned by root: closed to nobody
+        run = subprocess.run(
+            ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups",
+             sys.executable, "-c", UNPRIVILEGED, locked, readable, data],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).parents[2],
+        )
+        if run.returncode != 0 and "setpriv" in run.stderr:
+            pytest.skip(f"cannot run as nobody: {run.stderr.strip()}")
+        assert run.returncode == 0, run.stderr
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(base)
+    assert result["roots"] == [str(readable)]
+    assert result["rows"] == [str(readable / "mine.txt")]
+    assert result["warnings"] == [
+        f"monitored directory {locked} is not readable; not watched (checked again every refresh)",
+        f"monitored directory {readable}: 1 folder is not readable and not watched: {readable / 'private'}",
+    ]
