@@ -324,8 +324,9 @@ class FileSystemWatcher:
         self._last_event = time.monotonic()
         src = os.fsdecode(event.src_path)
         if src == root and isinstance(event, (DirDeletedEvent, FileDeletedEvent)):
-            if root in self.roots:
-                self.roots[root].deleted = True
+            watched = self.roots.get(root)  # the list may be applied meanwhile in another thread
+            if watched is not None:
+                watched.deleted = True
             log.warning("monitored directory %s was deleted; watched again if it comes back", escape_path(root))
             return
         if event.is_directory:
