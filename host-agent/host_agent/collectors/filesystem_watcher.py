@@ -25,7 +25,6 @@ reference snapshots cost memory, about 38 MB per 100,000 files (excluded folders
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import re
@@ -34,7 +33,6 @@ import stat
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,14 +45,13 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.observers.api import ObservedWatch
-from watchdog.observers.inotify import InotifyObserver
 from watchdog.utils.dirsnapshot import DirectorySnapshot
 
 from host_agent.collectors import tree_rescan, watch_checks
 from host_agent.collectors.event_buffer import EventBuffer
-from host_agent.collectors.file_events import ProjectResolver, build_row, escape_path, stat_path
+from host_agent.collectors.file_events import ProjectResolver, build_row, stat_path
 from host_agent.collectors.monitored_directories import DirectoryList, DirectorySource, directory_source_for
+from host_agent.collectors.watched_trees import Root, WatchedTrees, shown
 from host_agent.common.database import FileChangeDatabase
 from host_agent.config import FilesystemWatcherSection
 from host_agent.errors import InvalidEventError, StoreError
@@ -84,15 +81,6 @@ MAX_KNOWN_PATHS = 200_000
 
 class _Closing(Exception):
     """Raised inside a folder walk to cut it short when the watcher stops."""
-
-
-@dataclass
-class _Root:
-    path: str  # the watched folder, links resolved
-    configured: Path
-    watch: ObservedWatch
-    snapshot: DirectorySnapshot | None = None
-    deleted: bool = False
 
 
 class _RootHandler(FileSystemEventHandler):
@@ -133,7 +121,7 @@ class FileSystemWatcher:
         self.directories = directories
         self.db_path = Path(db_path)
         self.settings = settings
-        self.data_dir = os.path.realpath(data_dir) if data_dir is not None else None
+        self.data_dir = os.fspath(data_dir) if data_dir is not None else None  # links resolved in run()
         self._excludes = [re.compile(p) for p in settings.exclude_patterns]
         self.projects = ProjectResolver()
         self.buffer = EventBuffer(
@@ -141,19 +129,19 @@ class FileSystemWatcher:
             max_events=settings.buffer.max_events,
             on_full=self._wake_threadsafe,
         )
-        self.roots: dict[str, _Root] = {}
         self.rows_written = 0
         self.overflows = 0
         self.failed_events = 0
         self._failures_logged: set[type] = set()
-        self.lists_applied = 0  # directory lists applied so far (the first one before recording starts)
-        self._warned: dict[str, str] = {}
-        self._apply_lock = threading.Lock()
-        self._closing = False
         self._write_failing = False
         self._overflowed = threading.Event()
         self._last_event = time.monotonic()
-        self._observer: InotifyObserver | None = None
+        self.trees = WatchedTrees(
+            data_dir=self.data_dir,
+            event_filter=EVENT_FILTER,
+            make_handler=lambda root: _RootHandler(self, root),
+            take_snapshot=self._snapshot,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
@@ -162,6 +150,8 @@ class FileSystemWatcher:
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        if self.data_dir is not None:
+            self.data_dir = self.trees.data_dir = os.path.realpath(self.data_dir)
         db = await asyncio.to_thread(FileChangeDatabase, self.db_path)
         # watchdog warns when a new folder gets its watch both from its creation event and from the
         # walk of its parent; the second registration replaces the first with the same callback.
@@ -174,8 +164,7 @@ class FileSystemWatcher:
         refresher = rescan = relay = None
         try:
             try:
-                self._observer = InotifyObserver()
-                self._observer.start()
+                self.trees.start()
             except OSError as exc:
                 log.error("filesystem watcher cannot start: %s (see fs.inotify.max_user_instances)", exc)
                 return
@@ -197,13 +186,13 @@ class FileSystemWatcher:
                     await self._flush(db)
                     next_flush = time.monotonic() + self.settings.buffer.flush_interval
         finally:
-            self._closing = True
+            self.trees.closing = True
             tasks = [t for t in (refresher, rescan, relay) if t is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._flush(db)  # first what is buffered: stopping may wait for a folder walk
-            await asyncio.to_thread(self._stop_observer)
+            await asyncio.to_thread(self.trees.stop)
             watchdog_log.removeHandler(alarm)
             await self._flush(db, final=True)
             await asyncio.to_thread(db.close)
@@ -248,75 +237,15 @@ class FileSystemWatcher:
 
     async def apply(self, listing: DirectoryList) -> None:
         """Watch exactly the usable folders of ``listing`` (started and stopped as needed)."""
-        await asyncio.to_thread(self._apply, listing.directories)
+        await asyncio.to_thread(self.trees.apply, listing.directories)
 
-    def _apply(self, directories: tuple[Path, ...]) -> None:
-        with self._apply_lock:
-            if self._closing or self._observer is None:
-                return
-            wanted: dict[str, Path] = {}
-            for configured in directories:
-                real = self._usable(configured)
-                if real is not None:
-                    wanted.setdefault(real, configured)
-            inside = {r for r in wanted for o in wanted if r != o and watch_checks.is_within(r, o)}
-            for real in sorted(inside):
-                log.info("%s is inside another monitored directory, already watched", _shown(wanted.pop(real)))
-            for real, root in list(self.roots.items()):
-                if real not in wanted or root.deleted:
-                    self._observer.unschedule(root.watch)
-                    del self.roots[real]
-                    log.info("stopped watching %s", _shown(root.configured))
-            for real, configured in wanted.items():
-                if real not in self.roots and not self._closing:
-                    self._start_watching(real, configured)
-            self.lists_applied += 1
+    @property
+    def roots(self) -> dict[str, Root]:
+        return self.trees.roots
 
-    def _usable(self, configured: Path) -> str | None:
-        """The folder to watch for ``configured`` (a link resolved), or None with one warning."""
-        real, problem = watch_checks.folder_problem(str(configured), self.data_dir)
-        if problem is not None:
-            self._warn_once(
-                str(configured),
-                f"monitored directory {_shown(configured)} {problem}; not watched (checked again every refresh)",
-            )
-            return None
-        self._warned.pop(str(configured), None)
-        return real
-
-    def _warn_once(self, key: str, message: str) -> None:
-        if self._warned.get(key) != message:
-            self._warned[key] = message
-            log.warning("%s", message)
-
-    def _start_watching(self, real: str, configured: Path) -> None:
-        assert self._observer is not None
-        try:
-            watch = self._observer.schedule(
-                _RootHandler(self, real), real, recursive=True, event_filter=EVENT_FILTER, follow_symlink=False
-            )
-        except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                message = f"monitored directory {_shown(configured)}: {watch_checks.limit_advice()}; not watched"
-            else:
-                message = f"monitored directory {_shown(configured)} cannot be watched: {exc.strerror or exc}"
-            self._warn_once(str(configured), message)
-            return
-        root = _Root(real, configured, watch)
-        self.roots[real] = root
-        unwatched = watch_checks.unwatched_folders(real)
-        if unwatched:
-            self._warn_once(str(configured), watch_checks.describe_unwatched(configured, unwatched))
-        root.snapshot = self._snapshot(real)
-        shown = _shown(configured) if real == str(configured) else f"{_shown(configured)} (a link to {_shown(real)})"
-        log.info("watching %s", shown)
-
-    def _stop_observer(self) -> None:
-        with self._apply_lock:
-            if self._observer is not None:
-                self._observer.stop()
-                self._observer.join()
-                self._observer = None
+    @property
+    def lists_applied(self) -> int:
+        return self.trees.lists_applied
 
     # -- events (watchdog's thread) ---------------------------------------------------------
 
@@ -324,10 +253,7 @@ class FileSystemWatcher:
         self._last_event = time.monotonic()
         src = os.fsdecode(event.src_path)
         if src == root and isinstance(event, (DirDeletedEvent, FileDeletedEvent)):
-            watched = self.roots.get(root)  # the list may be applied meanwhile in another thread
-            if watched is not None:
-                watched.deleted = True
-            log.warning("monitored directory %s was deleted; watched again if it comes back", escape_path(root))
+            self.trees.mark_deleted(root)
             return
         if event.is_directory:
             return
@@ -350,7 +276,7 @@ class FileSystemWatcher:
         if type(exc) not in self._failures_logged:
             self._failures_logged.add(type(exc))
             log.error("a %s event for %s could not be recorded (later ones of this kind are only counted)",
-                      event.event_type, _shown(os.fsdecode(event.src_path)), exc_info=exc)
+                      event.event_type, shown(os.fsdecode(event.src_path)), exc_info=exc)
 
     def recordable(self, path: str, root: str) -> bool:
         """Inside ``root``, not excluded, not in the agent's data folder."""
@@ -407,9 +333,9 @@ class FileSystemWatcher:
         """Diff each tree with its reference snapshot; record what events missed. Returns the count."""
         found = 0
         started = time.monotonic()
-        with self._apply_lock:
+        with self.trees.lock:
             for root in list(self.roots.values()):
-                if self._closing:
+                if self.trees.closing:
                     break
                 new = self._snapshot(root.path)
                 if root.snapshot is not None and new is not None:
@@ -429,7 +355,7 @@ class FileSystemWatcher:
 
     def _snapshot(self, root: str) -> DirectorySnapshot | None:
         def enter(folder: str) -> bool:
-            if self._closing:
+            if self.trees.closing:
                 raise _Closing
             return self.recordable(folder, root)
 
@@ -438,13 +364,8 @@ class FileSystemWatcher:
         except _Closing:
             return None
         except OSError as exc:
-            log.warning("cannot take a snapshot of %s for rescans: %s", escape_path(root), exc)
+            log.warning("cannot take a snapshot of %s for rescans: %s", shown(root), exc)
             return None
-
-
-def _shown(path: str | os.PathLike[str]) -> str:
-    """A path for log lines: the escaped form, so undecodable bytes cannot break a log handler."""
-    return escape_path(os.fspath(path))  # the same form as in the rows
 
 
 def _save(db: FileChangeDatabase, rows: list[dict]) -> int:

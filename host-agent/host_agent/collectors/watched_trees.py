@@ -1,0 +1,144 @@
+"""The trees watchdog watches, kept equal to the usable folders of the directory list.
+
+Applying a list (in a worker thread: scheduling walks the tree) starts watching the folders that
+became usable and stops watching those that left the list, were disabled or were deleted. A
+folder that cannot be watched (missing, not a folder, not readable, inside the agent's data
+folder, over the inotify watch limit) gets one warning, repeated only if the reason changes; it
+is checked again with every list. A folder inside another listed folder is already watched.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers.api import ObservedWatch
+from watchdog.observers.inotify import InotifyObserver
+from watchdog.utils.dirsnapshot import DirectorySnapshot
+
+from host_agent.collectors import watch_checks
+from host_agent.collectors.file_events import escape_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Root:
+    path: str  # the watched folder, links resolved
+    configured: Path
+    watch: ObservedWatch
+    snapshot: DirectorySnapshot | None = None  # the reference for rescans
+    deleted: bool = False
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """A path for log lines: its escaped form (as in the rows), which any log handler can print."""
+    return escape_path(os.fspath(path))
+
+
+class WatchedTrees:
+    def __init__(
+        self,
+        *,
+        data_dir: str | None,
+        event_filter: list[type[FileSystemEvent]],
+        make_handler: Callable[[str], FileSystemEventHandler],
+        take_snapshot: Callable[[str], DirectorySnapshot | None],
+    ) -> None:
+        self.data_dir = data_dir
+        self.event_filter = event_filter
+        self._make_handler = make_handler
+        self._take_snapshot = take_snapshot
+        self.roots: dict[str, Root] = {}
+        self.lock = threading.Lock()  # applying a list, rescans and stopping take turns
+        self.closing = False
+        self.lists_applied = 0  # the first one is applied before recording starts
+        self._observer: InotifyObserver | None = None
+        self._warned: dict[str, str] = {}
+
+    def start(self) -> None:
+        """Start watchdog's observer (its threads); raises OSError at the inotify instance limit."""
+        self._observer = InotifyObserver()
+        self._observer.start()
+
+    def stop(self) -> None:
+        self.closing = True
+        with self.lock:
+            if self._observer is not None:
+                self._observer.stop()
+                self._observer.join()
+                self._observer = None
+
+    def mark_deleted(self, root: str) -> None:
+        """The folder itself went away (watchdog stops its watch); the next list drops it."""
+        watched = self.roots.get(root)  # a list may be applied meanwhile in another thread
+        if watched is not None:
+            watched.deleted = True
+        log.warning("monitored directory %s was deleted; watched again if it comes back", shown(root))
+
+    def apply(self, directories: tuple[Path, ...]) -> None:
+        with self.lock:
+            if self.closing or self._observer is None:
+                return
+            wanted: dict[str, Path] = {}
+            for configured in directories:
+                real = self._usable(configured)
+                if real is not None:
+                    wanted.setdefault(real, configured)
+            inside = {r for r in wanted for o in wanted if r != o and watch_checks.is_within(r, o)}
+            for real in sorted(inside):
+                log.info("%s is inside another monitored directory, already watched", shown(wanted.pop(real)))
+            for real, root in list(self.roots.items()):
+                if real not in wanted or root.deleted:
+                    self._observer.unschedule(root.watch)
+                    del self.roots[real]
+                    log.info("stopped watching %s", shown(root.configured))
+            for real, configured in wanted.items():
+                if real not in self.roots and not self.closing:
+                    self._start_watching(real, configured)
+            self.lists_applied += 1
+
+    def _usable(self, configured: Path) -> str | None:
+        """The folder to watch for ``configured`` (a link resolved), or None with one warning."""
+        real, problem = watch_checks.folder_problem(str(configured), self.data_dir)
+        if problem is not None:
+            self._warn_once(
+                str(configured),
+                f"monitored directory {shown(configured)} {problem}; not watched (checked again every refresh)",
+            )
+            return None
+        self._warned.pop(str(configured), None)
+        return real
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if self._warned.get(key) != message:
+            self._warned[key] = message
+            log.warning("%s", message)
+
+    def _start_watching(self, real: str, configured: Path) -> None:
+        assert self._observer is not None
+        try:
+            watch = self._observer.schedule(
+                self._make_handler(real), real, recursive=True, event_filter=self.event_filter, follow_symlink=False
+            )
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                message = f"monitored directory {shown(configured)}: {watch_checks.limit_advice()}; not watched"
+            else:
+                message = f"monitored directory {shown(configured)} cannot be watched: {exc.strerror or exc}"
+            self._warn_once(str(configured), message)
+            return
+        root = Root(real, configured, watch)
+        self.roots[real] = root
+        unwatched = watch_checks.unwatched_folders(real)
+        if unwatched:
+            self._warn_once(str(configured), watch_checks.describe_unwatched(configured, unwatched))
+        root.snapshot = self._take_snapshot(real)
+        link = "" if real == str(configured) else f" (a link to {shown(real)})"
+        log.info("watching %s%s", shown(configured), link)
