@@ -13,7 +13,7 @@ run: venv system-deps
 	$(BIN)/reprospective-agent run $(ARGS)
 
 test: venv system-deps
-	$(BIN)/ruff check host-agent bench
+	$(BIN)/ruff check --config host-agent/pyproject.toml host-agent bench
 	$(BIN)/pytest host-agent/tests $(PYTEST_ARGS)
 
 bench: venv system-deps

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -323,7 +324,16 @@ def render(results: dict[int, dict[str, dict]], batches: list[int], default_batc
                 f"| {size:,} | {label} | {r['rows_per_s']:,.0f} | {r['seconds']:.1f} | {peak} | "
                 f"{r['rows_per_s'] / copy:.2f}x | {vs_plan} |"
             )
-    lines.append("")
+    lines += [
+        "",
+        "Each `DataSyncManager` figure is a whole run in a fresh process: opening the local stores,",
+        "the pool and the schema check, every batch (COPY straight into the table, then the SQLite",
+        "marks), and closing, with SQLite's final WAL checkpoint of the marks. Peak memory is that",
+        "process's high-water mark (VmHWM). The reference holds the whole backlog as dicts; the sync",
+        "engine holds one batch (plus the one being read ahead), so its memory follows the batch size,",
+        "not the backlog.",
+        "",
+    ]
     for size, by_kind in results.items():
         syncs = {k: v for k, v in by_kind.items() if k.startswith("sync@")}
         best = max(syncs, key=lambda k: syncs[k]["rows_per_s"])
@@ -345,9 +355,10 @@ def render(results: dict[int, dict[str, dict]], batches: list[int], default_batc
 def _server_version() -> str:
     try:
         out = subprocess.run(["psql", "--version"], capture_output=True, text=True, check=True).stdout
-        return out.split()[-1]
     except (OSError, subprocess.CalledProcessError):
         return "?"
+    match = re.search(r"\d+(\.\d+)+", out)
+    return match.group(0) if match else "?"
 
 
 def replace_section(path: Path, heading: str, text: str) -> None:
