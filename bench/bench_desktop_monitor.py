@@ -38,6 +38,7 @@ from Xlib import X, Xatom
 from Xlib import display as xdisplay
 from Xlib.protocol import event as xevent
 
+from benchmarks_doc import replace_section
 from host_agent.collectors.desktop_monitor import DesktopActivityMonitor
 from host_agent.config import DesktopMonitorSection
 
@@ -230,18 +231,6 @@ def report(args: argparse.Namespace, present, away, latencies: list[float], star
     )
 
 
-def replace_section(path: Path, text: str) -> None:
-    """Replace the section under :data:`HEADING` (up to the next '## ' heading), or append it."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else ["# Benchmarks", ""]
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        new = lines + ([""] if lines and lines[-1] else []) + text.splitlines()
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = lines[:start] + text.splitlines() + ([""] if end < len(lines) else []) + lines[end:]
-    path.write_text("\n".join(new).rstrip("\n") + "\n", encoding="utf-8")
-
-
 def load_average() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
@@ -271,7 +260,7 @@ async def main() -> None:
     text = report(args, present, away, latencies, started, f"{load_at_start} → {load_average()}")
     print(text)
     if args.write:
-        replace_section(Path(args.write), text)
+        replace_section(Path(args.write), HEADING, text)
         print(f"\nwrote the '{HEADING}' section of {args.write}")
 
 

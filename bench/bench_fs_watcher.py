@@ -32,6 +32,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks_doc import replace_section
 from host_agent.collectors.filesystem_watcher import FileSystemWatcher
 from host_agent.collectors.monitored_directories import StaticDirectories
 from host_agent.config import FilesystemWatcherSection
@@ -193,18 +194,6 @@ def report(results: list[dict], args: argparse.Namespace, command: str) -> str:
     return "\n".join(lines)
 
 
-def replace_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section (up to the next '## ' heading) or append it."""
-    lines = path.read_text().splitlines() if path.exists() else ["# Benchmarks", ""]
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        new = lines + ([""] if lines and lines[-1] else []) + text.splitlines()
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = lines[:start] + text.splitlines() + ([""] if end < len(lines) else []) + lines[end:]
-    path.write_text("\n".join(new).rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", default="20000", help="comma-separated burst sizes")
@@ -223,7 +212,7 @@ def main() -> None:
     text = report(results, args, command)
     print(text)
     if args.write:
-        replace_section(Path(args.write), text)
+        replace_section(Path(args.write), HEADING, text)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import asyncpg
 
+from benchmarks_doc import replace_section
 from host_agent.common.data_sync import DataSyncManager
 from host_agent.common.database import FileChangeDatabase
 from host_agent.common.embedded_postgres import EmbeddedPostgres
@@ -359,18 +360,6 @@ def _server_version() -> str:
         return "?"
     match = re.search(r"\d+(\.\d+)+", out)
     return match.group(0) if match else "?"
-
-
-def replace_section(path: Path, heading: str, text: str) -> None:
-    """Replace the section starting at ``heading`` (up to the next '## ') or append it."""
-    existing = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    lines = existing.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
-    if start is None:
-        path.write_text(existing.rstrip("\n") + "\n\n" + text, encoding="utf-8")
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    path.write_text("".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:]), encoding="utf-8")
 
 
 if __name__ == "__main__":

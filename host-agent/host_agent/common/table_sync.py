@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from host_agent.common.database import DESKTOP_DATA_COLUMNS, FILE_DATA_COLUMNS
 from host_agent.common.sqlite_store import SQLiteStore
 from host_agent.common.sync_errors import ErrorKind, RowEncodingError, classify, describe
 
@@ -83,38 +84,15 @@ class TableSpec:
         )
 
 
+# The columns that travel: each store's data columns plus its own timestamps.
 DESKTOP_ACTIVITY_SESSIONS = TableSpec(
     name="desktop_activity_sessions",
-    columns=(
-        "start_time",
-        "end_time",
-        "start_time_iso",
-        "end_time_iso",
-        "application_name",
-        "window_title",
-        "duration_seconds",
-        "created_at",
-        "updated_at",
-    ),
+    columns=(*DESKTOP_DATA_COLUMNS, "created_at", "updated_at"),
 )
 
 FILE_CHANGE_EVENTS = TableSpec(
     name="file_change_events",
-    columns=(
-        "event_time",
-        "event_time_iso",
-        "event_type",
-        "file_path",
-        "file_path_relative",
-        "file_name",
-        "file_extension",
-        "file_size",
-        "is_symlink",
-        "monitored_root",
-        "project_name",
-        "old_file_path",
-        "created_at",
-    ),
+    columns=(*FILE_DATA_COLUMNS, "created_at"),
 )
 
 Row = tuple[Any, ...]  # (id, sync_revision, host_identifier, origin_id, *columns, synced_at)
