@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Any
 from host_agent.collectors.filesystem_watcher import FileSystemWatcher
 from host_agent.collectors.monitored_directories import FROM_CONFIG, DirectoryList, DirectorySource
 from host_agent.config import FilesystemWatcherSection
+
+from tests.support.waiting import eventually as wait_for  # noqa: F401 (re-exported)
 
 #: How long a watcher may take to flush and stop.
 STOP_TIMEOUT = 15
@@ -49,17 +50,6 @@ def read_events(db_path: Path) -> list[dict[str, Any]]:
         return []
     finally:
         conn.close()
-
-
-async def wait_for(condition: Callable[[], Any], *, timeout: float = 10, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def wait_for_rows(db_path: Path, predicate: Callable[[list[dict]], bool], *, timeout: float = 10) -> list[dict]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from host_agent.collectors.desktop_monitor import DesktopActivityMonitor
 from host_agent.config import DesktopMonitorSection
+
+from tests.support.waiting import eventually  # noqa: F401 (re-exported to the tests)
 
 T = TypeVar("T")
 
@@ -49,18 +50,6 @@ def read_heartbeat(db_path: Path) -> int | None:
     finally:
         conn.close()
     return int(row[0]) if row else None
-
-
-async def eventually(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 def open_session(db_path: Path, application: str, title: str | None = None) -> dict[str, Any] | None:

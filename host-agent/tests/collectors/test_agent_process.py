@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.collectors.harness import read_heartbeat, read_sessions
-from tests.support.x11 import XServer, wait_until
+from tests.support.waiting import wait_until
+from tests.support.x11 import XServer
 
 pytestmark = pytest.mark.x11
 

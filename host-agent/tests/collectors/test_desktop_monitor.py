@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from Xlib import X, Xatom
-
 from host_agent.collectors.desktop_monitor import DesktopActivityMonitor
 from host_agent.collectors.sessions import EXCLUDED_TITLE
 from host_agent.common.database import DesktopActivityDatabase
 from host_agent.common.timeutil import iso_from_epoch
+from Xlib import X, Xatom
+
 from tests.collectors.harness import (
     eventually,
     observations_after,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from host_agent.collectors.file_events import (
     ProjectResolver,
     build_row,

@@ -13,11 +13,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from host_agent.collectors.file_events import unescape_path_bytes
 from host_agent.collectors.filesystem_watcher import FileSystemWatcher, create_collector
 from host_agent.collectors.monitored_directories import PostgresDirectories, StaticDirectories
 from host_agent.config import AgentConfig
+
 from tests.collectors.fs_harness import (
     ListedDirectories,
     of_type,

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from host_agent.collectors.monitored_directories import (
     CACHE_FILE_NAME,
     FROM_CACHE,
@@ -18,6 +17,7 @@ from host_agent.collectors.monitored_directories import (
     StaticDirectories,
     host_identifier,
 )
+
 from tests.collectors.fs_harness import read_events, running_watcher, settings, wait_for, wait_for_rows
 
 PASSWORD = "pw-never-logged"

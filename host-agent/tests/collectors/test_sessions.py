@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from host_agent.collectors.sessions import (
     EXCLUDED_TITLE,
     Activity,

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from host_agent.config import load_config
 from host_agent.errors import ConfigError
 

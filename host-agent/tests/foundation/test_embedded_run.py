@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -21,15 +22,6 @@ def shared_tmp():
     os.chmod(path, 0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_run_without_a_database_url_uses_an_embedded_cluster_and_stops_on_ctrl_c(shared_tmp):
@@ -48,7 +40,7 @@ def test_run_without_a_database_url_uses_an_embedded_cluster_and_stops_on_ctrl_c
             stdout=log_file, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         try:
-            wait_for(lambda: "sync loop started" in log_path.read_text(), 90, "the sync loop to start")
+            wait_until(lambda: "sync loop started" in log_path.read_text(), 90, "the sync loop to start")
             agent.send_signal(signal.SIGINT)
             assert agent.wait(timeout=60) == 0
         finally:

@@ -6,7 +6,6 @@ import re
 
 import asyncpg
 import pytest
-
 from host_agent.common.pg_schema import MIGRATION_NAME, load_migrations, migrations_dir, upgrade_schema
 
 

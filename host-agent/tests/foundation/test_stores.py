@@ -7,7 +7,6 @@ import sqlite3
 import stat
 
 import pytest
-
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
 from host_agent.errors import InvalidEventError
 

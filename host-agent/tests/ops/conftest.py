@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 import yaml
-
 from host_agent.common.database import FileChangeDatabase
 from host_agent.ops import control
+
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPTS = REPO / "scripts"
@@ -26,14 +27,7 @@ DEADLINE = 30
 
 def wait_for(condition, timeout: float = DEADLINE, message: str = "condition"):
     """Poll ``condition`` until it returns a truthy value; fail after ``timeout`` seconds."""
-    end = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(0.05)
+    return wait_until(condition, timeout, message, interval=0.05)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

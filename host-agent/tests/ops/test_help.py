@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 import pytest
-
 from host_agent.cli import build_parser
+
 from tests.ops.conftest import SCRIPTS, script
 
 SCRIPT_NAMES = [

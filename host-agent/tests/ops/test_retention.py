@@ -6,9 +6,9 @@ import sqlite3
 import time
 
 import pytest
-
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
 from host_agent.ops.retention import purge_stores, purge_synced
+
 from tests.ops.conftest import add_file_events, cli
 
 DAY = 86_400

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from host_agent.ops import service
+
 from tests.ops.conftest import REPO, clean_env, cli
 
 REFERENCE_UNIT = REPO / "host-agent" / "systemd" / "reprospective-agent.service"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.ops.conftest import AGENT_BIN, add_file_events, clean_env, cli, pg_count, wait_for
 from host_agent.ops.local import inspect_table
+
+from tests.ops.conftest import AGENT_BIN, add_file_events, clean_env, cli, pg_count, wait_for
 
 
 def test_sync_once_racing_the_agents_loop_sends_every_row_exactly_once(

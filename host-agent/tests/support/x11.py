@@ -19,31 +19,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from Xlib import X, Xatom
 from Xlib import display as xdisplay
 from Xlib import error as xerror
 
-T = TypeVar("T")
+from tests.support.waiting import wait_until
 
 #: xdotool's --sync has no timeout of its own.
 XDOTOOL_TIMEOUT = 10
 START_TIMEOUT = 15
 CLIENT_SCRIPT = Path(__file__).with_name("x11_client.py")
-
-
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.005)
 
 
 def require_tools() -> None:

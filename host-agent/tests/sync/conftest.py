@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from host_agent.common.data_sync import DataSyncManager
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
 

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from host_agent.common.data_sync import DataSyncManager
 from host_agent.common.database import FileChangeDatabase
 from host_agent.common.table_sync import FILE_CHANGE_EVENTS
+
 from tests.foundation.test_stores import make_phase1_database
 from tests.support.rows import BASE_TIME, add_file_events, file_event
 

@@ -7,6 +7,7 @@ import threading
 import time
 
 from host_agent.common.database import FileChangeDatabase
+
 from tests.support.rows import add_file_events, file_event
 
 

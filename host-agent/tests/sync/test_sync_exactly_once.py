@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from host_agent.common.database import FileChangeDatabase
+
 from tests.support.rows import add_file_events, local_file_rows, pg_file_rows
 
 HOST_AGENT_DIR = Path(__file__).resolve().parents[2]

@@ -7,26 +7,17 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import asyncpg
 import pytest
-
 from host_agent.common.embedded_postgres import EmbeddedPostgres
 from host_agent.common.pg_schema import upgrade_schema
 from host_agent.common.sync_errors import ErrorKind, RowEncodingError, classify
+
 from tests.support.postgres import free_port
 from tests.support.rows import add_file_events
-
-
-async def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.support.waiting import eventually
 
 
 async def test_unreachable_postgresql_is_not_an_error_and_the_outage_shows_in_sync_logs_later(
@@ -64,11 +55,11 @@ async def test_the_loop_drains_the_backlog_by_itself_when_postgresql_comes_back(
     )
     task = manager.start_sync_loop()
     add_file_events(files_db, 500)  # the collectors keep writing locally meanwhile
-    await wait_until(lambda: _async(manager.consecutive_failures >= 2), 20, "failed runs")
+    await eventually(lambda: _async(manager.consecutive_failures >= 2), 20, "failed runs")
     assert not task.done()
 
     pg_proxy.up()
-    await wait_until(lambda: _count(pg), 30, "the backlog to arrive")
+    await eventually(lambda: _count(pg), 30, "the backlog to arrive")
     assert await pg.fetchval("SELECT count(*) FROM file_change_events") == 500
     assert not task.done()
 
@@ -108,14 +99,14 @@ async def test_postgresql_stopped_and_started_around_a_running_loop(files_db, ma
         manager = await manager_factory(url, sync_interval=0.3, retry_backoff_seconds=0.1, max_retries=3, connect_timeout=2)
         manager.start_sync_loop()
         add_file_events(files_db, 100)
-        await wait_until(lambda: _count_url(url, 100), 30, "the first rows")
+        await eventually(lambda: _count_url(url, 100), 30, "the first rows")
 
         await asyncio.to_thread(server.stop, "immediate")
         add_file_events(files_db, 200, start=100)
-        await wait_until(lambda: _async(manager.consecutive_failures >= 1), 20, "a failed run")
+        await eventually(lambda: _async(manager.consecutive_failures >= 1), 20, "a failed run")
 
         await asyncio.to_thread(server.start)
-        await wait_until(lambda: _count_url(url, 300), 30, "the rows written during the outage")
+        await eventually(lambda: _count_url(url, 300), 30, "the rows written during the outage")
     finally:
         await asyncio.to_thread(server.stop, "immediate")
         shutil.rmtree(base, ignore_errors=True)
