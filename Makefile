@@ -9,14 +9,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench system-deps venv clean
 
-run: venv system-deps
+run: system-deps venv
 	$(BIN)/reprospective-agent run $(ARGS)
 
-test: venv system-deps
+test: system-deps venv
 	$(BIN)/ruff check --config host-agent/pyproject.toml host-agent bench
 	$(BIN)/pytest host-agent/tests $(PYTEST_ARGS)
 
-bench: venv system-deps
+bench: system-deps venv
 	$(BIN)/python bench/bench_sync.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_desktop_monitor.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_fs_watcher.py --write docs/benchmarks.md
@@ -31,7 +31,7 @@ $(STAMP): host-agent/pyproject.toml
 
 # PostgreSQL server binaries, Xvfb, a window manager and xdotool (for the X11 tests).
 system-deps:
-	@scripts/install-system-deps.sh
+	@PYTHON=$(PYTHON) scripts/install-system-deps.sh
 
 clean:
 	rm -rf $(VENV)

@@ -2,13 +2,15 @@
 # Usage: scripts/install-system-deps.sh
 # Installs the Debian packages the agent and its tests need, if any is missing:
 #   postgresql (server binaries for the embedded default and the tests),
-#   xvfb, openbox, xdotool, x11-utils (a real X server and window manager for the monitor's tests).
+#   xvfb, openbox, xdotool, x11-utils (a real X server and window manager for the monitor's tests),
+#   python3-venv when the Python that builds .venv ($PYTHON, default python3) lacks venv/ensurepip.
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 log() { printf '%s\n' "install-system-deps: $*" >&2; }
 
 missing=()
+"${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v Xvfb >/dev/null || missing+=(xvfb)
