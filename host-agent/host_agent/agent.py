@@ -1,7 +1,7 @@
 """The agent process: wires the collectors and the sync loop, owns signals and shutdown order.
 
 Start-up: lock the data folder → PostgreSQL (the embedded cluster, or the configured URL) →
-sync manager (``initialize()``, ``start_sync_loop()``) → collectors.
+collectors → sync manager (``initialize()``, ``start_sync_loop()``).
 Shutdown (SIGINT/SIGTERM): collectors stop (sessions closed, buffers flushed) → one last sync,
 bounded by ``data_sync.final_sync_timeout_seconds`` (a second signal cuts it short) → pool closed
 → embedded PostgreSQL stopped if this process started it.
@@ -23,7 +23,7 @@ from host_agent.common.data_sync import DataSyncManager
 from host_agent.common.embedded_postgres import EmbeddedPostgres
 from host_agent.common.secrets import describe_url
 from host_agent.config import AgentConfig
-from host_agent.ops.control import ControlServer  # ops: control socket
+from host_agent.ops.control import ControlServer
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Agent:
         self._final_sync: asyncio.Task | None = None
         self._embedded: EmbeddedPostgres | None = None
         self._started_embedded = False
-        self._control = ControlServer(self)  # ops: control socket (no I/O until start())
+        self._control = ControlServer(self)  # the local "sync now" / status socket; no I/O until start()
 
     async def run(self) -> int:
         config = self.config
@@ -80,16 +80,17 @@ class Agent:
             log.info("local databases: %s, %s", config.desktop_db_path, config.file_events_db_path)
             try:
                 postgres_url = await self._resolve_postgres()
-                await self._start_sync(postgres_url)
+                # Collectors first: recording must not wait on a PostgreSQL that may be away.
                 tasks = self._start_collectors(AgentContext(config, postgres_url))
-                await self._control.start()  # ops: control socket
+                await self._start_sync(postgres_url)
+                await self._control.start()
                 await self.stop_requested.wait()
-                await self._control.stop()  # ops: control socket
+                await self._control.stop()  # no new requests while shutting down
                 log.info("stopping: closing sessions and flushing buffers")
                 await self._stop_collectors(tasks)
                 await self._last_sync()
             finally:
-                await self._control.stop()  # ops: control socket (idempotent)
+                await self._control.stop()  # idempotent; covers a failed start-up
                 if self.sync_manager is not None:
                     await self.sync_manager.close()
                 if self._started_embedded and self._embedded is not None:

@@ -157,6 +157,10 @@ class SQLiteStore:
             if name in done:
                 continue
             with self.atomic() as conn:
+                # Checked again under the write lock: two connections opening a new database at
+                # once (a collector's and the sync engine's) must not both apply the same step.
+                if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                    continue
                 step(conn)
                 conn.execute(
                     "INSERT INTO _migrations (name, applied_at) VALUES (?, CAST(strftime('%s','now') AS INTEGER))",

@@ -178,3 +178,4 @@ def test_a_writer_process_and_a_marking_reader_never_see_database_is_locked(tmp_
     writer.join(timeout=60)
     assert writer.exitcode == 0
     assert marked == count
+
