@@ -92,7 +92,6 @@ class DataSyncManager:
 
         self._pool: asyncpg.Pool | None = None
         self._schema_ready = False
-        self._stores: list[SQLiteStore] = []
         self._tables: dict[str, TableSync] = {}
         self._journals: dict[str, SyncJournal] = {}
         self._run_lock = asyncio.Lock()
@@ -101,6 +100,10 @@ class DataSyncManager:
         self._loop_task: asyncio.Task[None] | None = None
         self.consecutive_failures = 0
         self.last_results: dict[str, TableResult] = {}
+
+    @property
+    def _open_stores(self) -> list[SQLiteStore]:
+        return [table.store for table in self._tables.values()]
 
     @property
     def target(self) -> str:
@@ -117,7 +120,6 @@ class DataSyncManager:
             asyncio.to_thread(DesktopActivityDatabase, self.desktop_db_path),
             asyncio.to_thread(FileChangeDatabase, self.file_events_db_path),
         )
-        self._stores = [desktop, files]
         for spec, store in ((DESKTOP_ACTIVITY_SESSIONS, desktop), (FILE_CHANGE_EVENTS, files)):
             self._tables[spec.name] = TableSync(spec, store, self.host_identifier)
             self._journals[spec.name] = SyncJournal(store, spec.name)
@@ -153,9 +155,8 @@ class DataSyncManager:
             except (asyncio.TimeoutError, OSError, asyncpg.InterfaceError):
                 self._pool.terminate()
             self._pool = None
-        for store in self._stores:
+        for store in self._open_stores:
             await asyncio.to_thread(store.close)
-        self._stores = []
         self._tables = {}
         self._journals = {}
 
@@ -222,7 +223,7 @@ class DataSyncManager:
         """Sync every table once, draining its backlog. Never raises for PostgreSQL being away."""
         if not self._tables:
             await self.initialize()
-        async with self._run_lock, SyncLocks([s.db_path for s in self._stores]):
+        async with self._run_lock, SyncLocks([s.db_path for s in self._open_stores]):
             results = {}
             for name in self._tables:
                 results[name] = await self._sync_table(name)
@@ -271,8 +272,6 @@ class DataSyncManager:
                         log.warning("sync: %s row held back: %s", name, result.held[-1])
                     if self.progress:
                         self.progress(name, result.records_synced + result.records_failed, waiting)
-                    if self._stop.is_set():
-                        break
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -154,3 +154,15 @@ async def test_each_run_deletes_local_rows_synced_longer_ago_than_retention_days
         left = [r[0] for r in conn.execute("SELECT id FROM file_change_events ORDER BY id")]
     assert left == list(range(11, 36))
     assert await pg.fetchval("SELECT count(*) FROM file_change_events") == 35  # PostgreSQL keeps them all
+
+
+async def test_the_last_sync_after_the_loop_stopped_drains_the_whole_backlog(files_db, pg_url, pg, manager_factory):
+    """The agent's shutdown stops the loop, then makes one last bounded-in-time sync of everything."""
+    add_file_events(files_db, 100)
+    manager = await manager_factory(pg_url, batch_size=10, sync_interval=3600)
+    manager.start_sync_loop()
+    await manager.stop_sync_loop()
+    add_file_events(files_db, 100, start=100)
+    result = (await manager.sync_all())["file_change_events"]
+    assert result.status == "success"
+    assert await pg.fetchval("SELECT count(*) FROM file_change_events") == 200
