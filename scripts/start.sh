@@ -20,21 +20,15 @@ while (($#)); do
 done
 
 find_agent
-if [[ $mode == auto ]]; then
-    if [[ $("$AGENT" db kind "${CONFIG_ARGS[@]}") == embedded ]]; then
-        mode=embedded
-    elif compose_file >/dev/null && docker_usable; then
-        mode=docker
-    else
+[[ $mode == auto ]] && mode=$(postgres_mode)
+case $mode in
+    external)
         if "$AGENT" db psql "${CONFIG_ARGS[@]}" -- -XqtA -c 'SELECT 1' >/dev/null 2>&1; then
             log "PostgreSQL is configured at $("$AGENT" db url "${CONFIG_ARGS[@]}" 2>/dev/null) and reachable; nothing to start"
             exit 0
         fi
         die "PostgreSQL is configured at $("$AGENT" db url "${CONFIG_ARGS[@]}" 2>/dev/null || echo 'an external server') and not reachable; start.sh manages only the embedded cluster or Docker Compose (no usable Docker here)"
-    fi
-fi
-
-case $mode in
+        ;;
     embedded)
         "$AGENT" db start "${CONFIG_ARGS[@]}"
         ;;

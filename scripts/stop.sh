@@ -20,18 +20,11 @@ while (($#)); do
 done
 
 find_agent
-if [[ $mode == auto ]]; then
-    if [[ $("$AGENT" db kind "${CONFIG_ARGS[@]}") == embedded ]]; then
-        mode=embedded
-    elif compose_file >/dev/null && docker_usable; then
-        mode=docker
-    else
-        log "PostgreSQL is an external server here; stop.sh leaves it alone"
-        exit 0
-    fi
-fi
-
+[[ $mode == auto ]] && mode=$(postgres_mode)
 case $mode in
+    external)
+        log "PostgreSQL is an external server here; stop.sh leaves it alone"
+        ;;
     embedded)
         "$AGENT" db stop "${CONFIG_ARGS[@]}" "${force_args[@]}"
         ;;

@@ -51,6 +51,18 @@ docker_usable() {
     command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && docker info >/dev/null 2>&1
 }
 
+# How the configured PostgreSQL is run here: "embedded" (the agent's own cluster), "docker"
+# (Docker Compose with the repository's file), or "external" (a server these scripts leave alone).
+postgres_mode() {
+    if [[ $("$AGENT" db kind "${CONFIG_ARGS[@]}") == embedded ]]; then
+        echo embedded
+    elif compose_file >/dev/null && docker_usable; then
+        echo docker
+    else
+        echo external
+    fi
+}
+
 # Whether a process runs (a zombie, exited but not yet reaped by its parent, does not).
 process_alive() {
     local state

@@ -312,9 +312,7 @@ class ClientWindow:
 # -- fixtures (imported by tests/collectors/conftest.py) ---------------------------------------
 
 
-@pytest.fixture(scope="session")
-def x_server() -> Iterator[XServer]:
-    """One display with openbox for the whole session; tests close the windows they open."""
+def _running_x_server() -> Iterator[XServer]:
     require_tools()
     server = XServer()
     try:
@@ -322,18 +320,18 @@ def x_server() -> Iterator[XServer]:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def x_server() -> Iterator[XServer]:
+    """One display with openbox for the whole session; tests close the windows they open."""
+    yield from _running_x_server()
 
 
 @pytest.fixture
 def own_x_server() -> Iterator[XServer]:
     """A display of the test's own, which it may kill and restart."""
-    require_tools()
-    server = XServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
+    yield from _running_x_server()
 
 
 @pytest.fixture
