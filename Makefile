@@ -1,20 +1,28 @@
 # Two commands: `make run` (the agent, on an embedded PostgreSQL unless DATABASE_URL is set)
-# and `make test` (every test). Both set up what they need on first use.
+# and `make test` (every test of every project). Both set up what they need on first use.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-BIN := $(VENV)/bin
+BIN := $(abspath $(VENV)/bin)
 STAMP := $(VENV)/.installed
+# The installable projects, lowest layer first: each later one may depend on the earlier ones.
+PROJECTS := services/database host-agent $(wildcard services/api-gateway)
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
-.PHONY: run test bench system-deps venv clean
+.PHONY: run test lint bench system-deps venv clean
 
 run: system-deps venv
 	$(BIN)/reprospective-agent run $(ARGS)
 
-test: system-deps venv
-	$(BIN)/ruff check --config host-agent/pyproject.toml host-agent bench
-	$(BIN)/pytest host-agent/tests $(PYTEST_ARGS)
+test: system-deps venv lint
+	@set -e; for project in $(PROJECTS); do \
+		echo "== $$project"; \
+		(cd $$project && $(BIN)/pytest $(PYTEST_ARGS)); \
+	done
+
+lint: venv
+	$(BIN)/ruff check --config host-agent/pyproject.toml $(PROJECTS) bench
 
 bench: system-deps venv
 	$(BIN)/python bench/bench_sync.py --write docs/benchmarks.md
@@ -23,13 +31,14 @@ bench: system-deps venv
 
 venv: $(STAMP)
 
-$(STAMP): host-agent/pyproject.toml
+$(STAMP): $(PYPROJECTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e 'host-agent[dev]'
+	$(BIN)/pip install --quiet $(foreach p,$(PROJECTS),-e '$(p)[dev]')
 	touch $(STAMP)
 
-# PostgreSQL server binaries, Xvfb, a window manager and xdotool (for the X11 tests).
+# PostgreSQL server binaries, Xvfb, a window manager and xdotool (for the X11 tests), Chromium
+# (for the dashboard's browser tests).
 system-deps:
 	@PYTHON=$(PYTHON) scripts/install-system-deps.sh
 

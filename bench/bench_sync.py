@@ -39,8 +39,8 @@ import asyncpg
 from benchmarks_doc import replace_section
 from host_agent.common.data_sync import DataSyncManager
 from host_agent.common.database import FileChangeDatabase
-from host_agent.common.embedded_postgres import EmbeddedPostgres
-from host_agent.common.pg_schema import migrations_dir
+from reprospective_db.cluster import EmbeddedPostgres
+from reprospective_db.schema import migrations_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = [

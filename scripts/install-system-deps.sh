@@ -3,6 +3,7 @@
 # Installs the Debian packages the agent and its tests need, if any is missing:
 #   postgresql (server binaries for the embedded default and the tests),
 #   xvfb, openbox, xdotool, x11-utils (a real X server and window manager for the monitor's tests),
+#   chromium (a real headless browser for the dashboard's page tests),
 #   python3-venv when the Python that builds .venv ($PYTHON, default python3) lacks venv/ensurepip.
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -17,6 +18,7 @@ command -v Xvfb >/dev/null || missing+=(xvfb)
 command -v openbox >/dev/null || missing+=(openbox)
 command -v xdotool >/dev/null || missing+=(xdotool)
 command -v xprop >/dev/null || missing+=(x11-utils)
+command -v chromium >/dev/null || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -20,8 +20,8 @@ from typing import Protocol
 
 from host_agent.common.agent_lock import AgentLock
 from host_agent.common.data_sync import DataSyncManager
-from host_agent.common.embedded_postgres import EmbeddedPostgres
-from host_agent.common.secrets import describe_url
+from reprospective_db.cluster import EmbeddedPostgres
+from reprospective_db.secrets import describe_url
 from host_agent.config import AgentConfig
 from host_agent.ops.control import ControlServer
 

@@ -192,7 +192,7 @@ class AgentConfig(_Section):
 
     @property
     def postgres_url(self) -> str | None:
-        """The PostgreSQL URL with its password. Never log it: use :func:`host_agent.common.secrets.redact`."""
+        """The PostgreSQL URL with its password. Never log it: use :func:`reprospective_db.secrets.redact`."""
         url = self.database.postgres_url
         return url.get_secret_value() if url is not None else None
 

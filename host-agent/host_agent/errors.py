@@ -6,6 +6,11 @@ what to do about it. The command line turns them into exit codes; nothing below 
 
 from __future__ import annotations
 
+from reprospective_db.errors import ClusterError as EmbeddedPostgresError  # raised by the shared cluster code
+
+__all__ = ["AgentError", "ConfigError", "StoreError", "InvalidEventError", "AlreadyRunningError", "SyncError",
+           "EmbeddedPostgresError"]
+
 
 class AgentError(Exception):
     """Base class of every error raised on purpose by the host agent."""
@@ -33,10 +38,6 @@ class InvalidEventError(StoreError, ValueError):
 
 class AlreadyRunningError(AgentError):
     """Another agent already owns this data folder."""
-
-
-class EmbeddedPostgresError(AgentError):
-    """The embedded PostgreSQL cluster could not be created or started."""
 
 
 class SyncError(AgentError):

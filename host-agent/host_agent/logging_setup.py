@@ -6,6 +6,8 @@ import logging
 import sys
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+#: The packages whose lines are the agent's own (the shared schema routine logs what it applies).
+OWN_LOGGERS = ("host_agent", "reprospective_db")
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -14,4 +16,5 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("host_agent").setLevel(level)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)

@@ -6,52 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 
-import asyncpg
 import pytest
 
-from tests.support.postgres import TestServer
 from tests.support.tcp_proxy import TcpProxy
 
-
-@pytest.fixture(scope="session")
-def pg_server():
-    server = TestServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def pg_database(pg_server):
-    """A fresh database with the current schema; returns its name."""
-    name = pg_server.create_database()
-    yield name
-    pg_server.drop_database(name)
-
-
-@pytest.fixture
-def pg_url(pg_server, pg_database) -> str:
-    return pg_server.url(pg_database)
-
-
-@pytest.fixture
-def empty_pg_database(pg_server):
-    """A fresh database with no schema at all."""
-    name = pg_server.create_database(template=None)
-    yield name
-    pg_server.drop_database(name)
-
-
-@pytest.fixture
-async def pg(pg_url):
-    """An asyncpg connection to the test's database, for assertions."""
-    conn = await asyncpg.connect(pg_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
+pytest_plugins = ["reprospective_db.fixtures"]  # pg_server, pg_database, empty_pg_database, pg_url, pg
 
 
 @pytest.fixture
@@ -89,4 +48,5 @@ def _no_leaked_threads():
 @pytest.fixture(autouse=True)
 def _quiet_asyncpg_logs(caplog):
     caplog.set_level(logging.DEBUG, logger="host_agent")
+    caplog.set_level(logging.DEBUG, logger="reprospective_db")
     yield

@@ -25,7 +25,7 @@ from typing import Protocol
 
 import asyncpg
 
-from host_agent.common.secrets import describe_url, redact
+from reprospective_db.secrets import describe_url, redact
 from host_agent.common.timeutil import iso_from_epoch, now_epoch
 from host_agent.config import AgentConfig
 

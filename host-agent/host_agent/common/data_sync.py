@@ -28,11 +28,11 @@ from pathlib import Path
 
 import asyncpg
 
-from host_agent.common import pg_schema
+from reprospective_db import schema as pg_schema
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
 from host_agent.common.pg_codecs import register_sync_codecs
 from host_agent.common.retention import purge_stores
-from host_agent.common.secrets import describe_url, redact
+from reprospective_db.secrets import describe_url, redact
 from host_agent.common.sqlite_store import SQLiteStore
 from host_agent.common.sync_errors import ErrorKind, classify, describe
 from host_agent.common.sync_journal import SyncJournal

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from host_agent.common.secrets import redact
+from reprospective_db.secrets import redact
 from host_agent.config import AgentConfig
 from host_agent.errors import AgentError
 

@@ -11,18 +11,16 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
 from host_agent.agent import embedded_postgres_for
-from host_agent.common import pg_schema
+from reprospective_db import schema as pg_schema
 from host_agent.common.agent_lock import running_agent_pid
-from host_agent.common.secrets import describe_url, redact
+from reprospective_db.secrets import describe_url, password_of, redact, url_without_password
 from host_agent.common.sync_errors import describe
 from host_agent.config import AgentConfig
 from host_agent.errors import AgentError, EmbeddedPostgresError
@@ -60,26 +58,6 @@ def target(config: AgentConfig) -> Target:
     except EmbeddedPostgresError as exc:
         return Target("embedded", None, shown, str(exc))
     return Target("embedded", cluster.url(), shown)
-
-
-def url_without_password(url: str) -> str:
-    """The URL with its password removed (not masked): for libpq tools, which then use
-    ``PGPASSWORD`` or ``~/.pgpass``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}@{host}"
-    query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def password_of(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.password:
-        return unquote(parts.password)
-    match = re.search(r"[?&]password=([^&]*)", parts.query, re.IGNORECASE)
-    return match.group(1) if match else None
 
 
 def require_url(config: AgentConfig) -> str:
@@ -155,23 +133,6 @@ def psql_command(url: str, args: list[str]) -> tuple[list[str], dict[str, str]]:
     return [psql, url_without_password(url), *args], env
 
 
-_CREATED = re.compile(
-    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>TABLE|VIEW|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)",
-    re.IGNORECASE,
-)
-
-
-def schema_objects() -> dict[str, list[str]]:
-    """The tables, views and functions the migrations create, read from the migration files."""
-    found: dict[str, list[str]] = {"TABLE": [], "VIEW": [], "FUNCTION": []}
-    for migration in pg_schema.load_migrations():
-        for match in _CREATED.finditer(migration.sql):
-            names = found[match["kind"].upper()]
-            if match["name"] not in names:
-                names.append(match["name"])
-    return found
-
-
 async def reset_database(config: AgentConfig) -> list[str]:
     """Drop Reprospective's tables, views and functions, then apply every migration again.
 
@@ -184,13 +145,6 @@ async def reset_database(config: AgentConfig) -> list[str]:
             f"the agent (pid {pid}) is running", hint="stop it first (scripts/stop-agent.sh), then reset"
         )
     url = require_url(config)
-    objects = schema_objects()
     async with connect(url) as conn:
-        async with conn.transaction():
-            for view in objects["VIEW"]:
-                await conn.execute(f"DROP VIEW IF EXISTS {view} CASCADE")
-            for table in reversed(objects["TABLE"]):
-                await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-            for function in objects["FUNCTION"]:
-                await conn.execute(f"DROP FUNCTION IF EXISTS {function}() CASCADE")
+        await pg_schema.drop_schema(conn)
         return await pg_schema.upgrade_schema(conn)

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from host_agent.common.embedded_postgres import EmbeddedPostgres
+from reprospective_db.cluster import EmbeddedPostgres
 
 from tests.ops.conftest import SCRIPTS, add_file_events, clean_env, cli, pg_count, script, wait_for
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from host_agent.common.embedded_postgres import EmbeddedPostgres
-from host_agent.common.pg_schema import upgrade_schema
+from reprospective_db.cluster import EmbeddedPostgres
+from reprospective_db.schema import upgrade_schema
 from host_agent.common.sync_errors import ErrorKind, RowEncodingError, classify
 
-from tests.support.postgres import free_port
+from reprospective_db.testing import free_port
 from tests.support.rows import add_file_events
 from tests.support.waiting import eventually
 

@@ -1,10 +1,10 @@
-"""A private PostgreSQL cluster under the agent's data folder: the default when no URL is set.
+"""A private PostgreSQL cluster: the agent's default when no URL is set, and the tests' server.
 
 It uses the machine's own server binaries (Debian keeps them in ``/usr/lib/postgresql/N/bin``).
 The server listens on a Unix socket inside the cluster folder (mode 0700), so only its owner can
 connect, and with ``trust`` authentication no password exists to leak. PostgreSQL refuses to run
 as root, so when the agent is root the cluster belongs to, and the server runs as, ``postgres``.
-The test suite reuses this class with a TCP port on loopback.
+The test suites and benchmarks use it with a TCP port on loopback.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from host_agent.errors import EmbeddedPostgresError
+from reprospective_db.errors import ClusterError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def find_bin_dir() -> Path:
     found = shutil.which("postgres")
     if found:
         return Path(found).parent
-    raise EmbeddedPostgresError(
+    raise ClusterError(
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) are not installed",
         hint="install them (Debian: apt-get install postgresql) or set DATABASE_URL to an existing server",
     )
@@ -81,20 +81,21 @@ class EmbeddedPostgres:
             return ["runuser", "-u", SERVER_USER, "--", *cmd]
         return cmd
 
-    def _run(
+    def run_tool(
         self, tool: str, *args: str, timeout: float = 120, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
+        """Run one of the server's tools (``pg_ctl``, ``psql``, ``pg_dump``...) as the server's user."""
         cmd = self._command(tool, *args)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/", input=stdin)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise EmbeddedPostgresError(f"embedded PostgreSQL: {tool} failed: {exc}") from exc
+            raise ClusterError(f"embedded PostgreSQL: {tool} failed: {exc}") from exc
         return done
 
     def _check(self, done: subprocess.CompletedProcess[str], what: str) -> None:
         if done.returncode != 0:
             detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise EmbeddedPostgresError(
+            raise ClusterError(
                 f"embedded PostgreSQL: {what} failed in {self.cluster_dir}: {' / '.join(detail)}",
                 hint=f"see {self.log_file}" if self.log_file.exists() else None,
             )
@@ -111,7 +112,7 @@ class EmbeddedPostgres:
             return
         socket_path = self.cluster_dir / f".s.PGSQL.{self.port}"
         if not self.tcp_host and len(str(socket_path)) > MAX_SOCKET_PATH:
-            raise EmbeddedPostgresError(
+            raise ClusterError(
                 f"embedded PostgreSQL: socket path {socket_path} is longer than {MAX_SOCKET_PATH} bytes",
                 hint="choose a shorter data folder (agent.data_dir or REPROSPECTIVE_DATA_DIR)",
             )
@@ -119,7 +120,7 @@ class EmbeddedPostgres:
         if self._as_root:
             self._give_to_server_user()
         log.info("creating embedded PostgreSQL cluster in %s", self.cluster_dir)
-        done = self._run(
+        done = self.run_tool(
             "initdb", "-D", str(self.cluster_dir), "-U", SERVER_USER, "--auth=trust", "-E", "UTF8",
             "--locale=C.UTF-8", "--no-instructions",
         )  # fmt: skip
@@ -129,7 +130,7 @@ class EmbeddedPostgres:
         try:
             user = pwd.getpwnam(SERVER_USER)
         except KeyError:
-            raise EmbeddedPostgresError(
+            raise ClusterError(
                 f"the agent runs as root, and PostgreSQL refuses to; the system user {SERVER_USER!r} does not exist",
                 hint="install Debian's postgresql package (it creates the user) or set DATABASE_URL",
             ) from None
@@ -143,7 +144,7 @@ class EmbeddedPostgres:
         for parent in self.cluster_dir.parents:
             mode = parent.stat().st_mode
             if not mode & 0o001:
-                raise EmbeddedPostgresError(
+                raise ClusterError(
                     f"the embedded PostgreSQL server runs as {SERVER_USER!r}, which cannot enter {parent}",
                     hint="use a data folder outside private home folders (the default for root is /var/lib/reprospective)",
                 )
@@ -151,7 +152,7 @@ class EmbeddedPostgres:
     def running(self) -> bool:
         if not self.initialised:
             return False
-        return self._run("pg_ctl", "-D", str(self.cluster_dir), "status", timeout=30).returncode == 0
+        return self.run_tool("pg_ctl", "-D", str(self.cluster_dir), "status", timeout=30).returncode == 0
 
     def start(self) -> bool:
         """Start the server unless it runs; returns True if this call started it."""
@@ -163,7 +164,7 @@ class EmbeddedPostgres:
             f"-p {self.port} -k {self.cluster_dir} -c listen_addresses='{listen}' "
             "-c unix_socket_permissions=0700 -c fsync=on"
         )
-        done = self._run(
+        done = self.run_tool(
             "pg_ctl", "-D", str(self.cluster_dir), "-o", options, "-l", str(self.log_file), "-w", "-t", "60", "start"
         )
         self._check(done, "server start")
@@ -173,7 +174,7 @@ class EmbeddedPostgres:
     def stop(self, mode: str = "fast") -> None:
         if not self.running():
             return
-        done = self._run("pg_ctl", "-D", str(self.cluster_dir), "-m", mode, "-w", "-t", "60", "stop")
+        done = self.run_tool("pg_ctl", "-D", str(self.cluster_dir), "-m", mode, "-w", "-t", "60", "stop")
         self._check(done, "server stop")
         log.info("embedded PostgreSQL stopped")
 
@@ -184,7 +185,7 @@ class EmbeddedPostgres:
         """
         host = self.tcp_host or str(self.cluster_dir)
         script = sql.read_text(encoding="utf-8") if isinstance(sql, Path) else sql
-        done = self._run(
+        done = self.run_tool(
             "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA", "-h", host, "-p", str(self.port),
             "-U", SERVER_USER, "-d", database, "-f", "-", stdin=script,
         )  # fmt: skip
@@ -193,6 +194,6 @@ class EmbeddedPostgres:
 
     def ensure_database(self, name: str = DEFAULT_DATABASE) -> None:
         if not name.replace("_", "").isalnum():
-            raise EmbeddedPostgresError(f"embedded PostgreSQL: invalid database name {name!r}")
+            raise ClusterError(f"embedded PostgreSQL: invalid database name {name!r}")
         if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
             self.psql(f'CREATE DATABASE "{name}"')

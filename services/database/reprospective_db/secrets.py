@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 _USERINFO = re.compile(r"(?P<scheme>postgres(?:ql)?://)(?P<user>[^:@/\s]*):(?P<password>[^@\s]*)@")
 _QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)[^&\s]*", re.IGNORECASE)
@@ -39,3 +39,23 @@ def _passwords_of(url: str | None) -> list[str]:
         value = url[match.end("key") : match.end()]
         found += [value, unquote(value)]
     return found
+
+
+def url_without_password(url: str) -> str:
+    """The URL with its password removed (not masked): for libpq tools, which then use
+    ``PGPASSWORD`` or ``~/.pgpass``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}@{host}"
+    query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def password_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.password:
+        return unquote(parts.password)
+    match = re.search(r"[?&]password=([^&]*)", parts.query, re.IGNORECASE)
+    return unquote(match.group(1)) if match else None

@@ -1,4 +1,5 @@
-"""The PostgreSQL schema: both ways in give the same result, and upgrades keep rows."""
+"""The PostgreSQL schema: both ways in (psql file by file, the shared upgrade routine) give the
+same result, upgrades keep rows, and ``reprospective-db`` brings a server up to date."""
 
 from __future__ import annotations
 
@@ -6,20 +7,7 @@ import re
 
 import asyncpg
 import pytest
-from host_agent.common.pg_schema import MIGRATION_NAME, load_migrations, migrations_dir, upgrade_schema
-
-
-def dump_schema(pg_server, database: str) -> str:
-    server = pg_server.server
-    done = server._run(
-        "pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-h", "127.0.0.1",
-        "-p", str(server.port), "-U", "postgres", database,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    # pg_dump writes a random "restrict" key per run; it is not part of the schema.
-    return "\n".join(
-        line for line in done.stdout.splitlines() if not line.startswith(("--", "\\restrict", "\\unrestrict"))
-    )
+from reprospective_db.schema import MIGRATION_NAME, load_migrations, migrations_dir, upgrade_schema
 
 
 async def versions(url: str) -> list[int]:
@@ -48,15 +36,15 @@ async def test_agent_upgrade_of_an_empty_database_equals_applying_every_file_wit
     finally:
         await conn.close()
     assert applied == [m.name for m in load_migrations()]
-    assert dump_schema(pg_server, empty_pg_database) == dump_schema(pg_server, pg_database)
+    assert pg_server.dump_schema(empty_pg_database) == pg_server.dump_schema(pg_database)
     assert await versions(pg_server.url(empty_pg_database)) == await versions(pg_server.url(pg_database))
 
 
 async def test_every_migration_file_can_run_twice_without_changing_the_schema(pg_server, pg_database):
-    before = dump_schema(pg_server, pg_database)
+    before = pg_server.dump_schema(pg_database)
     for path in sorted(migrations_dir().glob("*.sql")):
         pg_server.psql(path, pg_database)
-    assert dump_schema(pg_server, pg_database) == before
+    assert pg_server.dump_schema(pg_database) == before
 
 
 async def test_upgrade_from_version_1_keeps_rows_and_records_every_version(pg_server, empty_pg_database):

@@ -1,8 +1,8 @@
-"""One real PostgreSQL server per test session, one database per test.
+"""A throwaway PostgreSQL server for test sessions and benchmarks: one server, one database each.
 
-The server is the agent's own :class:`EmbeddedPostgres` with a TCP port on loopback. A template
-database holds the schema, applied with ``psql`` exactly as the Docker entrypoint applies
-``services/database/init``; each test gets ``CREATE DATABASE … TEMPLATE`` (milliseconds).
+The server is a :class:`~reprospective_db.cluster.EmbeddedPostgres` with a TCP port on loopback.
+A template database holds the schema, applied with ``psql`` file by file exactly as the Docker
+entrypoint applies ``init/``; each test gets ``CREATE DATABASE … TEMPLATE`` (milliseconds).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import socket
 import tempfile
 from pathlib import Path
 
-from host_agent.common.embedded_postgres import EmbeddedPostgres
-from host_agent.common.pg_schema import migrations_dir
+from reprospective_db.cluster import EmbeddedPostgres
+from reprospective_db.schema import migrations_dir
 
 TEMPLATE = "reprospective_template"
 
@@ -27,10 +27,12 @@ def free_port() -> int:
 
 
 class TestServer:
-    def __init__(self) -> None:
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(self, prefix: str = "reprospective-pg-") -> None:
         # Not under pytest's tmp_path: that folder is private (0700) and, as root, the server
         # runs as the 'postgres' user, which must be able to enter it.
-        self.base = Path(tempfile.mkdtemp(prefix="reprospective-pg-"))
+        self.base = Path(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self.base, 0o711)
         self.server = EmbeddedPostgres(self.base / "cluster", port=free_port(), tcp_host="127.0.0.1")
         self._names = itertools.count(1)
@@ -61,3 +63,16 @@ class TestServer:
 
     def psql(self, sql: str | Path, database: str) -> str:
         return self.server.psql(sql, database=database)
+
+    def dump_schema(self, database: str) -> str:
+        """``pg_dump --schema-only`` of a database, without the lines that change per run."""
+        done = self.server.run_tool(
+            "pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-h", "127.0.0.1",
+            "-p", str(self.server.port), "-U", "postgres", database,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_dump failed: {done.stderr.strip()}")
+        # pg_dump writes a random "restrict" key per run; it is not part of the schema.
+        return "\n".join(
+            line for line in done.stdout.splitlines() if not line.startswith(("--", "\\restrict", "\\unrestrict"))
+        )

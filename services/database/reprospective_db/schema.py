@@ -1,0 +1,117 @@
+"""Bringing a PostgreSQL database's schema up to date from ``init/NN_*.sql``: the one owner.
+
+The same files serve every way in: the PostgreSQL Docker entrypoint applies them all to an
+empty database; the agent, the API gateway and ``reprospective-db upgrade`` call
+:func:`upgrade_schema`, which applies the ones ``schema_version`` lacks. Every file is
+idempotent, so running one twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import asyncpg
+
+from reprospective_db.errors import SchemaError
+
+log = logging.getLogger(__name__)
+
+MIGRATION_NAME = re.compile(r"^(?P<version>\d{2})_[a-z0-9_]+\.sql$")
+
+#: Arbitrary constant: the advisory lock key under which a schema is upgraded, so that two
+#: hosts (or an agent and the gateway) starting at once do not race on the same ALTER TABLE.
+SCHEMA_LOCK_KEY = 0x5245_5052  # "REPR"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations_dir() -> Path:
+    """The packaged ``services/database/init`` folder."""
+    return Path(str(resources.files("reprospective_db") / "init"))
+
+
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or migrations_dir()
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = MIGRATION_NAME.match(path.name)
+        if not match:
+            raise SchemaError(f"{path}: migration files are named NN_snake_case.sql")
+        found.append(Migration(int(match["version"]), path.name, path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise SchemaError(f"{directory}: two migration files share a version number")
+    return found
+
+
+def latest_version(directory: Path | None = None) -> int:
+    return max((m.version for m in load_migrations(directory)), default=0)
+
+
+async def current_versions(conn: asyncpg.Connection) -> set[int]:
+    exists = await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+    if not exists:
+        return set()
+    return {row["version"] for row in await conn.fetch("SELECT version FROM schema_version")}
+
+
+async def upgrade_schema(conn: asyncpg.Connection, directory: Path | None = None) -> list[str]:
+    """Apply every migration whose version is not recorded yet, in order; returns their names.
+
+    Each file runs in its own transaction with its ``schema_version`` row, so a failed file
+    leaves the database at the previous version.
+    """
+    applied = []
+    await conn.execute("SELECT pg_advisory_lock($1)", SCHEMA_LOCK_KEY)
+    try:
+        done = await current_versions(conn)
+        for migration in load_migrations(directory):
+            if migration.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+            applied.append(migration.name)
+            log.info("PostgreSQL schema: applied %s", migration.name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", SCHEMA_LOCK_KEY)
+    return applied
+
+
+_CREATED = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>TABLE|VIEW|MATERIALIZED\s+VIEW|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"(?P<name>\w+)",
+    re.IGNORECASE,
+)
+
+
+def schema_objects(directory: Path | None = None) -> dict[str, list[str]]:
+    """The tables, views and functions the migrations create, read from the migration files."""
+    found: dict[str, list[str]] = {"TABLE": [], "VIEW": [], "FUNCTION": []}
+    for migration in load_migrations(directory):
+        for match in _CREATED.finditer(migration.sql):
+            kind = "VIEW" if "VIEW" in match["kind"].upper() else match["kind"].upper()
+            if match["name"] not in found[kind]:
+                found[kind].append(match["name"])
+    return found
+
+
+async def drop_schema(conn: asyncpg.Connection, directory: Path | None = None) -> None:
+    """Drop every table, view and function the migrations create (all synced data is lost)."""
+    objects = schema_objects(directory)
+    async with conn.transaction():
+        for view in objects["VIEW"]:
+            await conn.execute(f"DROP VIEW IF EXISTS {view} CASCADE")
+            await conn.execute(f"DROP MATERIALIZED VIEW IF EXISTS {view} CASCADE")
+        for table in reversed(objects["TABLE"]):
+            await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        for function in objects["FUNCTION"]:
+            await conn.execute(f"DROP FUNCTION IF EXISTS {function} CASCADE")
