@@ -122,3 +122,34 @@ async def test_monitored_directories_keeps_updated_at_current_and_requires_absol
 def test_schema_files_hold_no_destructive_statements():
     for migration in load_migrations():
         assert not re.search(r"\bDROP\s+(TABLE|COLUMN)\b", migration.sql, re.IGNORECASE), migration.name
+
+
+async def test_a_directory_path_is_unique_per_host_with_null_meaning_every_host(pg):
+    insert = "INSERT INTO monitored_directories (directory_path, host_identifier) VALUES ($1, $2)"
+    await pg.execute(insert, "/srv/code", None)
+    await pg.execute(insert, "/srv/code", "laptop_me")
+    await pg.execute(insert, "/srv/code", "desktop_me")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pg.execute(insert, "/srv/code", "laptop_me")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pg.execute(insert, "/srv/code", None)
+    # The agent's seeding statement: a second copy of a shared row is silently skipped.
+    assert await pg.execute(
+        "INSERT INTO monitored_directories (directory_path) VALUES ('/srv/code') ON CONFLICT DO NOTHING"
+    ) == "INSERT 0 0"
+    shown = await pg.fetch(
+        "SELECT host_identifier FROM monitored_directories WHERE enabled "
+        "AND (host_identifier IS NULL OR host_identifier = $1) ORDER BY id", "laptop_me"
+    )
+    assert [r["host_identifier"] for r in shown] == [None, "laptop_me"]
+
+
+async def test_directory_display_name_and_description_lengths_are_limited(pg):
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pg.execute("INSERT INTO monitored_directories (directory_path, display_name) VALUES ('/a', $1)", "x" * 101)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pg.execute("INSERT INTO monitored_directories (directory_path, description) VALUES ('/a', $1)", "x" * 501)
+    await pg.execute(
+        "INSERT INTO monitored_directories (directory_path, display_name, description) VALUES ('/a', $1, $2)",
+        "x" * 100, "x" * 500,
+    )
