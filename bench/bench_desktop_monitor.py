@@ -39,8 +39,8 @@ from Xlib import display as xdisplay
 from Xlib.protocol import event as xevent
 
 from benchmarks_doc import replace_section
-from host_agent.collectors.desktop_monitor import DesktopActivityMonitor
-from host_agent.config import DesktopMonitorSection
+from host_agent.collectors.desktop.monitor import DesktopActivityMonitor
+from host_agent.core.config import DesktopMonitorSection
 
 
 def start_display(home: Path) -> tuple[str, list[subprocess.Popen]]:

@@ -33,9 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks_doc import replace_section
-from host_agent.collectors.filesystem_watcher import FileSystemWatcher
-from host_agent.collectors.monitored_directories import StaticDirectories
-from host_agent.config import FilesystemWatcherSection
+from host_agent.collectors.files.watcher import FileSystemWatcher
+from host_agent.collectors.files.directories import StaticDirectories
+from host_agent.core.config import FilesystemWatcherSection
 
 HEADING = "## Filesystem watcher"
 

@@ -11,62 +11,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
+import os
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
 
-from host_agent.common.agent_lock import AgentLock
-from host_agent.common.data_sync import DataSyncManager
 from reprospective_db.cluster import EmbeddedPostgres
 from reprospective_db.secrets import describe_url
-from host_agent.config import AgentConfig
+
+from host_agent.collectors.base import COLLECTOR_STOP_TIMEOUT, COLLECTORS, Collector, CollectorContext
+from host_agent.collectors.files.directories import directory_source_for
+from host_agent.common.data_sync import DataSyncManager
+from host_agent.core.agent_lock import AgentLock
+from host_agent.core.config import AgentConfig
 from host_agent.ops.control import ControlServer
+from host_agent.ops.postgres import embedded_cluster
 
 log = logging.getLogger(__name__)
 
-#: How long collectors get to close their session and flush their buffer on shutdown.
-COLLECTOR_STOP_TIMEOUT = 10
-
-
-class Collector(Protocol):
-    """A source of rows. ``run`` records until ``stop`` is set, then flushes and returns."""
-
-    name: str
-
-    async def run(self, stop: asyncio.Event) -> None: ...
-
-
-@dataclass
-class AgentContext:
-    """What a collector may use: the validated config and the resolved PostgreSQL URL."""
-
-    config: AgentConfig
-    postgres_url: str | None
-
-
-#: Collector modules, imported only when enabled; each has ``create_collector(context)``.
-COLLECTORS = {
-    "desktop_monitor": "host_agent.collectors.desktop_monitor",
-    "filesystem_watcher": "host_agent.collectors.filesystem_watcher",
-}
-
-
-def embedded_postgres_for(config: AgentConfig) -> EmbeddedPostgres:
-    return EmbeddedPostgres(config.data_dir / "postgres")
-
 
 class Agent:
-    def __init__(self, config: AgentConfig) -> None:
+    def __init__(self, config: AgentConfig, *, environ: dict[str, str] | None = None) -> None:
         self.config = config
+        self.environ = dict(os.environ if environ is None else environ)
         self.stop_requested = asyncio.Event()
         self.sync_manager: DataSyncManager | None = None
         self._signals = 0
         self._final_sync: asyncio.Task | None = None
         self._embedded: EmbeddedPostgres | None = None
         self._started_embedded = False
+        self._collector_tasks: dict[str, asyncio.Task] = {}
         self._control = ControlServer(self)  # the local "sync now" / status socket; no I/O until start()
 
     async def run(self) -> int:
@@ -81,13 +55,13 @@ class Agent:
             try:
                 postgres_url = await self._resolve_postgres()
                 # Collectors first: recording must not wait on a PostgreSQL that may be away.
-                tasks = self._start_collectors(AgentContext(config, postgres_url))
+                self._start_collectors(postgres_url)
                 await self._start_sync(postgres_url)
                 await self._control.start()
                 await self.stop_requested.wait()
                 await self._control.stop()  # no new requests while shutting down
                 log.info("stopping: closing sessions and flushing buffers")
-                await self._stop_collectors(tasks)
+                await self._stop_collectors()
                 await self._last_sync()
             finally:
                 await self._control.stop()  # idempotent; covers a failed start-up
@@ -98,6 +72,13 @@ class Agent:
             log.info("Reprospective agent stopped")
         return 0
 
+    def collector_states(self) -> dict[str, bool]:
+        """For each known collector: whether it is running now."""
+        return {
+            kind.section: (task := self._collector_tasks.get(kind.section)) is not None and not task.done()
+            for kind in COLLECTORS
+        }
+
     async def _resolve_postgres(self) -> str | None:
         if not self.config.data_sync.enabled:
             log.info("data sync disabled (data_sync.enabled: false): rows stay local")
@@ -105,7 +86,7 @@ class Agent:
         if not self.config.uses_embedded_postgres:
             log.info("PostgreSQL: %s", describe_url(self.config.postgres_url or ""))
             return self.config.postgres_url
-        self._embedded = embedded_postgres_for(self.config)
+        self._embedded = embedded_cluster(self.config)
         log.info("PostgreSQL: embedded cluster in %s (set DATABASE_URL to use another server)", self._embedded.cluster_dir)
         self._started_embedded = await asyncio.to_thread(self._embedded.start)
         await asyncio.to_thread(self._embedded.ensure_database)
@@ -129,21 +110,25 @@ class Agent:
         self.sync_manager.start_sync_loop()
         log.info("sync loop started: every %.0f s, batches of %d rows", settings.interval_seconds, settings.batch_size)
 
-    def _start_collectors(self, context: AgentContext) -> dict[str, asyncio.Task]:
-        tasks: dict[str, asyncio.Task] = {}
+    def _start_collectors(self, postgres_url: str | None) -> None:
         self._collector_stop = asyncio.Event()
-        for section, module_name in COLLECTORS.items():
-            if not getattr(self.config, section).enabled:
-                log.info("%s disabled (%s.enabled: false)", section.replace("_", " "), section)
+        context = CollectorContext(
+            config=self.config,
+            display_name=self.environ.get("DISPLAY") or None,
+            directories=directory_source_for(self.config, postgres_url),
+        )
+        for kind in COLLECTORS:
+            if not kind.enabled(self.config):
+                log.info("%s disabled (%s.enabled: false)", kind.label, kind.section)
                 continue
             try:
-                module = importlib.import_module(module_name)
+                collector = kind.create(context)
             except ImportError as exc:
-                log.warning("%s unavailable: %s", section.replace("_", " "), exc)
+                log.warning("%s unavailable: %s", kind.label, exc)
                 continue
-            collector: Collector = module.create_collector(context)
-            tasks[section] = asyncio.create_task(self._supervise(collector), name=f"collector-{section}")
-        return tasks
+            self._collector_tasks[kind.section] = asyncio.create_task(
+                self._supervise(collector), name=f"collector-{kind.section}"
+            )
 
     async def _supervise(self, collector: Collector) -> None:
         try:
@@ -153,11 +138,12 @@ class Agent:
         except Exception:
             log.exception("%s stopped unexpectedly; the rest of the agent goes on", collector.name)
 
-    async def _stop_collectors(self, tasks: dict[str, asyncio.Task]) -> None:
+    async def _stop_collectors(self) -> None:
         self._collector_stop.set()
+        tasks = self._collector_tasks.values()
         if not tasks:
             return
-        done, pending = await asyncio.wait(tasks.values(), timeout=COLLECTOR_STOP_TIMEOUT)
+        done, pending = await asyncio.wait(tasks, timeout=COLLECTOR_STOP_TIMEOUT)
         for task in pending:
             log.warning("%s did not stop within %d s; cancelled", task.get_name(), COLLECTOR_STOP_TIMEOUT)
             task.cancel()

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from host_agent import __version__
-from host_agent.config import CONFIG_ENV, AgentConfig, default_config_path, load_config
-from host_agent.errors import AgentError, AlreadyRunningError, ConfigError
+from host_agent.core.config import CONFIG_ENV, AgentConfig, default_config_path, load_config
+from host_agent.core.errors import AgentError, AlreadyRunningError, ConfigError
 from host_agent.logging_setup import configure_logging
 from host_agent.ops.control import AgentNotRunningError
 
@@ -159,7 +159,7 @@ def _held(config: AgentConfig, args: argparse.Namespace) -> int:
     report: dict[str, Any] = {}
     synced_ok = True
     if args.retry:
-        report["released"] = manual_sync.release_held(config)
+        report["released"] = manual_sync.release_held_rows(config)
         if not args.json:
             print(f"released {report['released']} held-back row(s); syncing now")
         results = asyncio.run(manual_sync.sync_once(config))
@@ -218,7 +218,7 @@ def _purge(config: AgentConfig, args: argparse.Namespace) -> int:
 
 
 def _paths(config: AgentConfig, args: argparse.Namespace) -> int:
-    from host_agent.common.agent_lock import LOCK_NAME, running_agent_pid
+    from host_agent.core.agent_lock import LOCK_NAME, running_agent_pid
     from host_agent.ops.control import socket_path
 
     pid = running_agent_pid(config.data_dir)

@@ -27,17 +27,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reprospective_db.secrets import redact
-from host_agent.config import AgentConfig
-from host_agent.errors import AgentError
+from host_agent.core.config import AgentConfig
+from host_agent.core.errors import AgentError
 
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = "agent.sock"
 #: A request or reply line longer than this is refused (a reply lists per-table figures only).
 MAX_LINE = 1 << 20
-#: Collector tasks are named ``collector-<section>`` by the agent.
-COLLECTOR_TASK_PREFIX = "collector-"
-COLLECTOR_SECTIONS = ("desktop_monitor", "filesystem_watcher")
 
 
 class AgentNotRunningError(AgentError):
@@ -57,6 +54,8 @@ class _AgentView(Protocol):
 
     config: AgentConfig
     sync_manager: Any
+
+    def collector_states(self) -> dict[str, bool]: ...
 
 
 # -- server --------------------------------------------------------------------------------
@@ -143,11 +142,6 @@ class ControlServer:
         return {"ok": True, "pid": os.getpid(), "started_at": self.started_at}
 
     async def _status(self) -> dict[str, Any]:
-        running = {
-            task.get_name().removeprefix(COLLECTOR_TASK_PREFIX)
-            for task in asyncio.all_tasks()
-            if task.get_name().startswith(COLLECTOR_TASK_PREFIX) and not task.done()
-        }
         manager = self.agent.sync_manager
         sync: dict[str, Any] = {"active": manager is not None}
         if manager is not None:
@@ -161,7 +155,7 @@ class ControlServer:
             "ok": True,
             "pid": os.getpid(),
             "started_at": self.started_at,
-            "collectors": {section: section in running for section in COLLECTOR_SECTIONS},
+            "collectors": self.agent.collector_states(),
             "sync": sync,
         }
 

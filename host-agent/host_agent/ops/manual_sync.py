@@ -21,18 +21,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from host_agent.common.data_sync import DataSyncManager
-from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
-from host_agent.common.sync_result import TableResult
-from host_agent.common.table_sync import (
-    DESKTOP_ACTIVITY_SESSIONS,
-    FILE_CHANGE_EVENTS,
-    TableSync,
-)
-from host_agent.config import AgentConfig
-from host_agent.errors import AgentError
+from host_agent.core.config import AgentConfig
+from host_agent.core.errors import AgentError
 from host_agent.ops import postgres
-from host_agent.ops.local import HeldRow, inspect_all
+from host_agent.store.inspect import HeldRow, inspect_all
+from host_agent.store.tables import local_tables, release_held
+from host_agent.sync.manager import SyncManager
+from host_agent.sync.result import TableResult
 
 #: Below this many waiting rows a run takes about a second: no progress bar.
 LARGE_BACKLOG_ROWS = 10_000
@@ -70,10 +65,9 @@ async def sync_once(config: AgentConfig, *, console: Console | None = None) -> d
     console = console or Console(stderr=True)
     waiting = sum(t.waiting for t in (await asyncio.to_thread(inspect_all, config)).values())
     bar = _Bar(console) if waiting >= LARGE_BACKLOG_ROWS and console.is_terminal else None
-    manager = DataSyncManager(
+    manager = SyncManager(
         url,
-        config.desktop_db_path,
-        config.file_events_db_path,
+        local_tables(config),
         batch_size=settings.batch_size,
         sync_interval=settings.interval_seconds,
         max_retries=settings.max_retries,
@@ -97,14 +91,17 @@ def results_ok(results: dict[str, TableResult]) -> bool:
 
 
 def render_results(results: dict[str, TableResult] | dict[str, dict[str, Any]]) -> str:
+    """One line per table: rows synced, held back (refused by PostgreSQL) and left waiting."""
+    figures = {name: r.as_dict() if isinstance(r, TableResult) else r for name, r in results.items()}
     lines = []
-    for name, result in results.items():
-        r = result.as_dict() if isinstance(result, TableResult) else result
-        line = f"{name:<26} {r['records_synced']:>8} synced  {r['records_failed']:>6} failed  {r['status']}"
-        lines.append(line)
+    for name, r in figures.items():
+        lines.append(
+            f"{name:<26} {r['records_synced']:>8} synced  {r.get('records_held', 0):>6} held back  "
+            f"{r.get('records_left', 0):>6} left waiting  {r['status']}"
+        )
         if r["error_message"]:
             lines.append(f"  {r['error_message']}")
-    total = sum((r.as_dict() if isinstance(r, TableResult) else r)["records_synced"] for r in results.values())
+    total = sum(r["records_synced"] for r in figures.values())
     lines.append(f"{'total':<26} {total:>8} synced")
     return "\n".join(lines)
 
@@ -116,18 +113,13 @@ def held_rows(config: AgentConfig) -> list[HeldRow]:
     return [row for table in inspect_all(config).values() for row in table.held]
 
 
-def release_held(config: AgentConfig) -> int:
+def release_held_rows(config: AgentConfig) -> int:
     """Forget every held-back mark so that the next sync tries those rows again."""
     released = 0
-    host = DataSyncManager._get_host_identifier()
-    for spec, path, store_class in (
-        (DESKTOP_ACTIVITY_SESSIONS, config.desktop_db_path, DesktopActivityDatabase),
-        (FILE_CHANGE_EVENTS, config.file_events_db_path, FileChangeDatabase),
-    ):
-        if not path.exists():
-            continue
-        with store_class(path) as store:
-            released += TableSync(spec, store, host).release_held()
+    for local in local_tables(config):
+        if local.db_path.exists():
+            with local.table.store(local.db_path) as store:
+                released += release_held(store, local.table)
     return released
 
 

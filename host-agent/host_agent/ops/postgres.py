@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from host_agent.agent import embedded_postgres_for
+from reprospective_db.cluster import EmbeddedPostgres
 from reprospective_db import schema as pg_schema
-from host_agent.common.agent_lock import running_agent_pid
+from host_agent.core.agent_lock import running_agent_pid
 from reprospective_db.secrets import describe_url, password_of, redact, url_without_password
-from host_agent.common.sync_errors import describe
-from host_agent.config import AgentConfig
-from host_agent.errors import AgentError, EmbeddedPostgresError
+from host_agent.sync.errors import describe
+from host_agent.core.config import AgentConfig
+from host_agent.core.errors import AgentError, EmbeddedPostgresError
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,17 @@ class Target:
     problem: str | None = None  # why there is no URL
 
 
+def embedded_cluster(config: AgentConfig) -> EmbeddedPostgres:
+    """The embedded cluster of this configuration: ``<data_dir>/postgres``."""
+    return EmbeddedPostgres(config.data_dir / "postgres")
+
+
 def target(config: AgentConfig) -> Target:
     """Where PostgreSQL is, without starting anything."""
     if not config.uses_embedded_postgres:
         url = config.postgres_url or ""
         return Target("external", url, describe_url(url))
-    cluster = embedded_postgres_for(config)
+    cluster = embedded_cluster(config)
     shown = f"embedded cluster in {cluster.cluster_dir}"
     try:
         if not cluster.initialised:
@@ -92,7 +97,7 @@ def start_embedded(config: AgentConfig) -> tuple[str, bool]:
             f"PostgreSQL is configured at {describe_url(config.postgres_url or '')}; the agent does not manage it",
             hint="start that server yourself, or unset DATABASE_URL / database.postgres_url to use the embedded one",
         )
-    cluster = embedded_postgres_for(config)
+    cluster = embedded_cluster(config)
     started = cluster.start()
     cluster.ensure_database()
     return cluster.url(), started
@@ -110,7 +115,7 @@ def stop_embedded(config: AgentConfig, *, force: bool = False) -> bool:
             f"the agent (pid {pid}) is running and uses the embedded PostgreSQL",
             hint="stop the agent first (scripts/stop-agent.sh); it stops the cluster it started",
         )
-    cluster = embedded_postgres_for(config)
+    cluster = embedded_cluster(config)
     if not cluster.running():
         return False
     cluster.stop()

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import platformdirs
 
-from host_agent.agent import COLLECTOR_STOP_TIMEOUT
-from host_agent.config import AgentConfig
-from host_agent.errors import AgentError
+from host_agent.collectors.base import COLLECTOR_STOP_TIMEOUT
+from host_agent.core.config import AgentConfig
+from host_agent.core.errors import AgentError
 
 UNIT_NAME = "reprospective-agent.service"
 

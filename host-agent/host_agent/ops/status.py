@@ -4,7 +4,8 @@
 agent (over its control socket), and PostgreSQL (one short connection); :func:`render` turns it
 into text for people. ``attention`` lists what needs a person: the agent is down, PostgreSQL has
 been unreachable for more than a sync interval, rows are held back, rows wait far longer than the
-interval although the agent runs, a local database is unreadable.
+interval although the agent runs, a local database is unreadable (the rules are pure functions
+in :mod:`host_agent.ops.status_rules`).
 """
 
 from __future__ import annotations
@@ -14,20 +15,20 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from host_agent.common.agent_lock import running_agent_pid
-from host_agent.common.data_sync import DataSyncManager
-from host_agent.config import AgentConfig
-from host_agent.errors import AgentError
+from host_agent.collectors.base import COLLECTORS
+from host_agent.core.agent_lock import running_agent_pid
+from host_agent.core.config import AgentConfig
+from host_agent.core.errors import AgentError
+from host_agent.core.identity import host_identifier
 from host_agent.ops import control, postgres
-from host_agent.ops.local import LocalTable, inspect_all
+from host_agent.ops.status_rules import Facts, TableFacts, age, needs_attention
+from host_agent.store.inspect import TableState, inspect_all
 
 SUCCESS = ("success", "partial_success")
-#: A waiting row older than two sync intervals plus this margin means the agent's sync is stuck
-#: (a failure that is not an outage, or a loop that does not run).
-LAG_MARGIN_SECONDS = 60
 
 
 async def gather(config: AgentConfig) -> dict[str, Any]:
+    """Look at everything (read-only) and build the report; ``ok`` is false when something needs a person."""
     now = time.time()
     pid = running_agent_pid(config.data_dir)
     live: dict[str, Any] | None = None
@@ -37,54 +38,27 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         except AgentError:
             live = None
     local = await asyncio.to_thread(inspect_all, config)
-    host = DataSyncManager._get_host_identifier()
+    host = host_identifier()
     pg = await _postgres(config, host) if config.data_sync.enabled else {"checked": False}
 
-    failing_since = min(
-        (j.started_at for t in local.values() for j in t.journal if j.status == "failed"), default=None
-    )
+    failed = sorted((j for t in local.values() for j in t.journal if j.status == "failed"), key=lambda j: j.started_at)
+    failing_since = failed[0].started_at if failed else None
     if pg.get("checked"):
         pg["failing_since"] = _when(failing_since, now)
 
-    tables = {name: _table(state, pg.get("last_success", {}).get(name), live, now) for name, state in local.items()}
-    collectors = {
-        section: {
-            "enabled": getattr(config, section).enabled,
-            "running": live["collectors"].get(section) if live else None,
-        }
-        for section in control.COLLECTOR_SECTIONS
-    }
-    sync: dict[str, Any] = {
-        "enabled": config.data_sync.enabled,
-        "interval_seconds": config.data_sync.interval_seconds,
-        "retention_days": config.data_sync.retention_days,
-    }
-    if live and live["sync"].get("active"):
-        sync["consecutive_failures"] = live["sync"]["consecutive_failures"]
-        sync["last_run"] = _when(live["sync"]["last_run_at"], now)
-
-    attention = []
-    if not pid:
-        attention.append("the agent is not running (start it with scripts/start-agent.sh)")
-    held = sum(len(t.held) for t in local.values())
-    if held:
-        attention.append(f"{held} row(s) held back by PostgreSQL (see 'reprospective-agent held')")
-    if (
-        pg.get("checked")
-        and not pg["reachable"]
-        and failing_since is not None
-        and now - failing_since > config.data_sync.interval_seconds
-    ):
-        attention.append(f"PostgreSQL unreachable for {_age(now - failing_since)} (more than one sync interval)")
-    lag_limit = 2 * config.data_sync.interval_seconds + LAG_MARGIN_SECONDS
-    for name, state in local.items():
-        if pid and config.data_sync.enabled and state.oldest_waiting_at and now - state.oldest_waiting_at > lag_limit:
-            attention.append(
-                f"{name}: rows have been waiting for {_age(now - state.oldest_waiting_at)} although the agent runs "
-                f"(sync every {config.data_sync.interval_seconds:g} s; see its log)"
-            )
-    attention += [t.error for t in local.values() if t.error]
-
+    facts = Facts(
+        now=now,
+        agent_running=bool(pid),
+        sync_enabled=config.data_sync.enabled,
+        interval_seconds=config.data_sync.interval_seconds,
+        postgres_checked=bool(pg.get("checked")),
+        postgres_reachable=bool(pg.get("reachable")),
+        failing_since=failing_since,
+        last_error=failed[-1].message if failed else None,
+        tables=tuple(TableFacts(n, t.oldest_waiting_at, len(t.held), t.error) for n, t in local.items()),
+    )
+    attention = needs_attention(facts)
+    logged = pg.get("logged", {})
     return {
         "ok": not attention,
         "attention": attention,
@@ -98,14 +72,34 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
             "responding": live is not None,
             "started": _when(live.get("started_at"), now) if live else None,
         },
-        "postgres": {k: v for k, v in pg.items() if k != "last_success"},
-        "collectors": collectors,
-        "sync": sync,
-        "tables": tables,
+        "postgres": {k: v for k, v in pg.items() if k != "logged"},
+        "collectors": {
+            kind.section: {
+                "enabled": kind.enabled(config),
+                "running": live["collectors"].get(kind.section) if live else None,
+            }
+            for kind in COLLECTORS
+        },
+        "sync": _sync_section(config, live, now),
+        "tables": {name: _table(state, logged.get(name, []), live, now) for name, state in local.items()},
     }
 
 
+def _sync_section(config: AgentConfig, live: dict[str, Any] | None, now: float) -> dict[str, Any]:
+    sync: dict[str, Any] = {
+        "enabled": config.data_sync.enabled,
+        "interval_seconds": config.data_sync.interval_seconds,
+        "retention_days": config.data_sync.retention_days,
+    }
+    if live and live["sync"].get("active"):
+        sync["consecutive_failures"] = live["sync"]["consecutive_failures"]
+        sync["last_run"] = _when(live["sync"]["last_run_at"], now)
+    return sync
+
+
 async def _postgres(config: AgentConfig, host: str) -> dict[str, Any]:
+    """Reachability, and this host's latest runs in ``sync_logs``: the last success and the last
+    run that moved rows, per table."""
     found = await asyncio.to_thread(postgres.target, config)
     info: dict[str, Any] = {"checked": True, "kind": found.kind, "target": found.shown, "reachable": False, "error": None}
     if found.url is None:
@@ -116,15 +110,23 @@ async def _postgres(config: AgentConfig, host: str) -> dict[str, Any]:
             info["reachable"] = True
             if await conn.fetchval("SELECT to_regclass('sync_logs') IS NOT NULL"):
                 rows = await conn.fetch(
-                    "SELECT DISTINCT ON (table_name) table_name, extract(epoch FROM sync_completed_at) AS completed, "
+                    "(SELECT DISTINCT ON (table_name) table_name, extract(epoch FROM sync_completed_at) AS completed, "
                     "records_synced, records_failed, status FROM sync_logs "
                     "WHERE host_identifier = $1 AND status = ANY($2::text[]) "
-                    "ORDER BY table_name, sync_completed_at DESC NULLS LAST",
+                    "ORDER BY table_name, sync_completed_at DESC NULLS LAST) "
+                    "UNION ALL "
+                    "(SELECT DISTINCT ON (table_name) table_name, extract(epoch FROM sync_completed_at), "
+                    "records_synced, records_failed, status FROM sync_logs "
+                    "WHERE host_identifier = $1 AND records_synced > 0 "
+                    "ORDER BY table_name, sync_completed_at DESC NULLS LAST)",
                     host,
                     list(SUCCESS),
                     timeout=postgres.CONNECT_TIMEOUT,
                 )
-                info["last_success"] = {r["table_name"]: dict(r) | {"source": "sync_logs"} for r in rows}
+                logged: dict[str, list[dict[str, Any]]] = {}
+                for r in rows:
+                    logged.setdefault(r["table_name"], []).append(dict(r) | {"source": "sync_logs"})
+                info["logged"] = logged
     except postgres.PostgresUnavailableError as exc:
         info["error"] = str(exc)
     except Exception as exc:  # connected, but the query failed: still reachable
@@ -132,9 +134,10 @@ async def _postgres(config: AgentConfig, host: str) -> dict[str, Any]:
     return info
 
 
-def _table(state: LocalTable, logged: dict[str, Any] | None, live: dict[str, Any] | None, now: float) -> dict:
-    candidates = [logged] if logged else []
-    candidates += [
+def _runs(state: TableState, logged: list[dict[str, Any]], live: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every known recent run of a table: from sync_logs, the local journal and the running agent."""
+    runs = list(logged)
+    runs += [
         {
             "completed": j.completed_at,
             "records_synced": j.records_synced,
@@ -143,25 +146,32 @@ def _table(state: LocalTable, logged: dict[str, Any] | None, live: dict[str, Any
             "source": "local journal",
         }
         for j in state.journal
-        if j.status in SUCCESS
     ]
-    if live and live["sync"].get("active"):
+    if live and live["sync"].get("active") and live["sync"]["last_run_at"]:
         run = live["sync"]["last_results"].get(state.table_name)
-        if run and run["status"] in SUCCESS and live["sync"]["last_run_at"]:
-            candidates.append(
+        if run:
+            runs.append(
                 {k: run[k] for k in ("records_synced", "records_failed", "status")}
                 | {"completed": live["sync"]["last_run_at"], "source": "agent"}
             )
-    best = max(candidates, key=lambda c: float(c["completed"] or 0), default=None)
-    last_success = None
-    if best is not None:
-        last_success = {
-            **(_when(float(best["completed"]), now) or {}),
-            "records_synced": best["records_synced"],
-            "records_failed": best["records_failed"],
-            "status": best["status"],
-            "source": best["source"],
-        }
+    return runs
+
+
+def _latest(runs: list[dict[str, Any]], now: float) -> dict[str, Any] | None:
+    best = max(runs, key=lambda c: float(c["completed"] or 0), default=None)
+    if best is None:
+        return None
+    return {
+        **(_when(float(best["completed"] or 0), now) or {}),
+        "records_synced": best["records_synced"],
+        "records_failed": best["records_failed"],
+        "status": best["status"],
+        "source": best["source"],
+    }
+
+
+def _table(state: TableState, logged: list[dict[str, Any]], live: dict[str, Any] | None, now: float) -> dict:
+    runs = _runs(state, logged, live)
     return {
         "database": str(state.db_path),
         "exists": state.exists,
@@ -170,7 +180,9 @@ def _table(state: LocalTable, logged: dict[str, Any] | None, live: dict[str, Any
         "held": len(state.held),
         "held_rows": [row.as_dict() for row in state.held],
         "last_marked_synced": _when(state.last_synced_at, now),
-        "last_success": last_success,
+        # The last run that succeeded (often one with nothing to do), and the last that moved rows.
+        "last_success": _latest([r for r in runs if r["status"] in SUCCESS], now),
+        "last_rows_moved": _latest([r for r in runs if r["records_synced"]], now),
         "journal_pending": len(state.journal),
         "error": state.error,
     }
@@ -189,90 +201,19 @@ def _when(epoch: float | None, now: float) -> dict[str, Any] | None:
     return {"at": _iso(epoch), "age_seconds": round(max(now - epoch, 0), 1)}
 
 
-def _age(seconds: float) -> str:
-    seconds = max(seconds, 0)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:.0f} min"
-    return f"{seconds / 86400:.0f} days"
-
-
 def _local(when: dict[str, Any] | None) -> str:
     if when is None:
         return "-"
     at = datetime.fromisoformat(when["at"]).astimezone()
-    return f"{at:%Y-%m-%d %H:%M:%S %Z} ({_age(when['age_seconds'])} ago)"
+    return f"{at:%Y-%m-%d %H:%M:%S %Z} ({age(when['age_seconds'])} ago)"
 
 
 def render(status: dict[str, Any]) -> str:
+    """The report as text for people."""
     lines = [f"Reprospective status: {'OK' if status['ok'] else 'NEEDS ATTENTION'}"]
-    add = lambda key, value: lines.append(f"  {key:<13} {value}")  # noqa: E731
-    add("config", status["config"] or "built-in defaults (no config file)")
-    add("data folder", status["data_dir"])
-
-    agent = status["agent"]
-    if not agent["running"]:
-        add("agent", "not running")
-    else:
-        detail = f"pid {agent['pid']}" if agent["pid"] else "pid unknown"
-        if agent["started"]:
-            detail += f", up {_age(agent['started']['age_seconds'])}"
-        if not agent["responding"]:
-            detail += ", not answering on its control socket"
-        add("agent", f"running ({detail})")
-
-    pg = status["postgres"]
-    if not pg.get("checked"):
-        add("PostgreSQL", "not checked (data sync disabled)")
-    elif pg["reachable"]:
-        add("PostgreSQL", f"reachable: {pg['target']}")
-    else:
-        add("PostgreSQL", f"UNREACHABLE: {pg['error']}")
-    if pg.get("failing_since"):
-        add("", f"sync runs failing since {_local(pg['failing_since'])}")
-
-    def collector(section: str, info: dict[str, Any]) -> str:
-        state = "disabled" if not info["enabled"] else {True: "running", False: "not running", None: "enabled"}[info["running"]]
-        return f"{section.replace('_', ' ')}: {state}"
-
-    add("collectors", "; ".join(collector(s, i) for s, i in status["collectors"].items()))
-    sync = status["sync"]
-    if not sync["enabled"]:
-        add("sync", "disabled (data_sync.enabled: false)")
-    else:
-        text = f"every {sync['interval_seconds']:g} s"
-        if sync.get("last_run"):
-            text += f"; agent's last run {_age(sync['last_run']['age_seconds'])} ago"
-        if sync.get("consecutive_failures"):
-            text += f"; {sync['consecutive_failures']} failed run(s) in a row"
-        add("sync", text)
-    add("retention", f"{sync['retention_days']} days" if sync["retention_days"] else "keeps everything")
-
+    lines += _render_overview(status)
     for name, table in status["tables"].items():
-        lines.append("")
-        lines.append(name)
-        if not table["exists"]:
-            lines.append(f"  no local database yet ({table['database']})")
-            continue
-        add("waiting", str(table["waiting"]))
-        add("oldest", _local(table["oldest_waiting"]))
-        add("held back", str(table["held"]))
-        add("last synced", _local(table["last_marked_synced"]))
-        success = table["last_success"]
-        if success:
-            add(
-                "last success",
-                f"{_local(success)}: {success['records_synced']} synced, "
-                f"{success['records_failed']} failed ({success['source']})",
-            )
-        else:
-            add("last success", "-")
-        if table["journal_pending"]:
-            add("journal", f"{table['journal_pending']} run(s) not yet in sync_logs")
-
+        lines += ["", name, *_render_table(table)]
     held = [row for table in status["tables"].values() for row in table["held_rows"]]
     if held:
         lines += ["", "Held back rows:"]
@@ -282,3 +223,72 @@ def render(status: dict[str, Any]) -> str:
     if status["attention"]:
         lines += ["", "Needs attention:"] + [f"  - {item}" for item in status["attention"]]
     return "\n".join(lines)
+
+
+def _line(key: str, value: str) -> str:
+    return f"  {key:<13} {value}"
+
+
+def _render_overview(status: dict[str, Any]) -> list[str]:
+    lines = [
+        _line("config", status["config"] or "built-in defaults (no config file)"),
+        _line("data folder", status["data_dir"]),
+    ]
+    agent = status["agent"]
+    if not agent["running"]:
+        lines.append(_line("agent", "not running"))
+    else:
+        detail = f"pid {agent['pid']}" if agent["pid"] else "pid unknown"
+        if agent["started"]:
+            detail += f", up {age(agent['started']['age_seconds'])}"
+        if not agent["responding"]:
+            detail += ", not answering on its control socket"
+        lines.append(_line("agent", f"running ({detail})"))
+
+    pg = status["postgres"]
+    if not pg.get("checked"):
+        lines.append(_line("PostgreSQL", "not checked (data sync disabled)"))
+    elif pg["reachable"]:
+        lines.append(_line("PostgreSQL", f"reachable: {pg['target']}"))
+    else:
+        lines.append(_line("PostgreSQL", f"UNREACHABLE: {pg['error']}"))
+    if pg.get("failing_since"):
+        lines.append(_line("", f"sync runs failing since {_local(pg['failing_since'])}"))
+
+    def collector(section: str, info: dict[str, Any]) -> str:
+        running = {True: "running", False: "not running", None: "enabled"}[info["running"]]
+        return f"{section.replace('_', ' ')}: {running if info['enabled'] else 'disabled'}"
+
+    lines.append(_line("collectors", "; ".join(collector(s, i) for s, i in status["collectors"].items())))
+    sync = status["sync"]
+    if not sync["enabled"]:
+        lines.append(_line("sync", "disabled (data_sync.enabled: false)"))
+    else:
+        text = f"every {sync['interval_seconds']:g} s"
+        if sync.get("last_run"):
+            text += f"; agent's last run {age(sync['last_run']['age_seconds'])} ago"
+        if sync.get("consecutive_failures"):
+            text += f"; {sync['consecutive_failures']} failed run(s) in a row"
+        lines.append(_line("sync", text))
+    lines.append(_line("retention", f"{sync['retention_days']} days" if sync["retention_days"] else "keeps everything"))
+    return lines
+
+
+def _render_table(table: dict[str, Any]) -> list[str]:
+    if not table["exists"]:
+        return [f"  no local database yet ({table['database']})"]
+    lines = [
+        _line("waiting", str(table["waiting"])),
+        _line("oldest", _local(table["oldest_waiting"])),
+        _line("held back", str(table["held"])),
+        _line("last synced", _local(table["last_marked_synced"])),
+    ]
+    success, moved = table["last_success"], table["last_rows_moved"]
+    lines.append(_line("last success", f"{_local(success)} ({success['source']})" if success else "-"))
+    if moved:
+        lines.append(_line("last rows", f"{_local(moved)}: {moved['records_synced']} synced ({moved['source']})"))
+    else:
+        lines.append(_line("last rows", "-"))
+    if table["journal_pending"]:
+        lines.append(_line("journal", f"{table['journal_pending']} run(s) not yet in sync_logs"))
+    return lines

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from host_agent.collectors.filesystem_watcher import FileSystemWatcher
-from host_agent.collectors.monitored_directories import FROM_CONFIG, DirectoryList, DirectorySource
-from host_agent.config import FilesystemWatcherSection
+from host_agent.collectors.files.watcher import FileSystemWatcher
+from host_agent.collectors.files.directories import FROM_CONFIG, DirectoryList, DirectorySource
+from host_agent.core.config import FilesystemWatcherSection
 
 from tests.support.waiting import eventually as wait_for  # noqa: F401 (re-exported)
 

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from host_agent.collectors.desktop_monitor import DesktopActivityMonitor
-from host_agent.config import DesktopMonitorSection
+from host_agent.collectors.desktop.monitor import DesktopActivityMonitor
+from host_agent.core.config import DesktopMonitorSection
 
 from tests.support.waiting import eventually  # noqa: F401 (re-exported to the tests)
 

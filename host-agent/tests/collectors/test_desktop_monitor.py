@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from host_agent.collectors.desktop_monitor import DesktopActivityMonitor
-from host_agent.collectors.sessions import EXCLUDED_TITLE
+from host_agent.collectors.desktop.monitor import DesktopActivityMonitor
+from host_agent.collectors.desktop.sessions import EXCLUDED_TITLE
 from host_agent.common.database import DesktopActivityDatabase
-from host_agent.common.timeutil import iso_from_epoch
+from host_agent.core.timeutil import iso_from_epoch
 from Xlib import X, Xatom
 
 from tests.collectors.harness import (

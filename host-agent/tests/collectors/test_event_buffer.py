@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from host_agent.collectors.event_buffer import EventBuffer
-from host_agent.collectors.file_events import build_row
+from host_agent.collectors.files.event_buffer import EventBuffer
+from host_agent.collectors.files.file_events import build_row
 
 
 def row(kind: str, name: str, *, size: int | None = 1, old: str | None = None) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from host_agent.collectors.file_events import (
+from host_agent.collectors.files.file_events import (
     ProjectResolver,
     build_row,
     escape_path,

@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from host_agent.collectors.file_events import unescape_path_bytes
-from host_agent.collectors.filesystem_watcher import FileSystemWatcher, create_collector
-from host_agent.collectors.monitored_directories import PostgresDirectories, StaticDirectories
-from host_agent.config import AgentConfig
+from host_agent.collectors.files.file_events import unescape_path_bytes
+from host_agent.collectors.files.watcher import FileSystemWatcher, create_collector
+from host_agent.collectors.files.directories import PostgresDirectories, StaticDirectories, directory_source_for
+from host_agent.core.config import ConfigFile, resolve
+from host_agent.collectors.base import CollectorContext
 
 from tests.collectors.fs_harness import (
     ListedDirectories,
@@ -342,26 +343,21 @@ async def test_a_deleted_monitored_folder_is_dropped_and_watched_again_when_it_r
 
 
 def test_collector_takes_its_list_from_postgresql_when_a_url_is_known(tmp_path):
-    config = AgentConfig.model_validate({"agent": {"data_dir": str(tmp_path)}})
-    config.database.file_events_db = tmp_path / "file_changes.db"
-
-    class Context:
-        postgres_url = "postgresql://u:secret@localhost/db"
-
-    Context.config = config
-    watcher = create_collector(Context)
+    config = resolve(ConfigFile.model_validate({"agent": {"data_dir": str(tmp_path)}}), tmp_path)
+    source = directory_source_for(config, "postgresql://u:secret@localhost/db")
+    assert isinstance(source, PostgresDirectories)
+    watcher = create_collector(CollectorContext(config, display_name=None, directories=source))
     assert isinstance(watcher, FileSystemWatcher)
-    assert isinstance(watcher.directories, PostgresDirectories)
+    assert watcher.directories is source
     assert watcher.name == "filesystem watcher"
-    Context.postgres_url = None
-    assert isinstance(create_collector(Context).directories, StaticDirectories)
+    assert isinstance(directory_source_for(config, None), StaticDirectories)
     assert not (tmp_path / "file_changes.db").exists()  # nothing opened before run()
 
 
 LIMITED = r"""
 import asyncio, json, logging, sys
 from pathlib import Path
-from host_agent.collectors.monitored_directories import StaticDirectories
+from host_agent.collectors.files.directories import StaticDirectories
 from tests.collectors.fs_harness import read_events, running_watcher, settings, wait_for_rows
 
 small, big, data = (Path(p) for p in sys.argv[1:4])
@@ -415,8 +411,8 @@ def test_watch_limit_gets_one_warning_naming_the_sysctl_and_the_unwatched_folder
 
 
 def test_a_refused_row_is_reported_by_path_and_the_rest_of_its_batch_is_stored(tmp_path, caplog):
-    from host_agent.collectors.file_events import build_row
-    from host_agent.collectors.filesystem_watcher import _save
+    from host_agent.collectors.files.file_events import build_row
+    from host_agent.collectors.files.watcher import _save
     from host_agent.common.database import FileChangeDatabase
 
     good = [build_row("created", f"/w/f{i}", "/w", event_time=1_700_000_000) for i in range(3)]
@@ -472,7 +468,7 @@ async def test_an_event_that_fails_to_be_recorded_is_reported_and_recording_goes
 UNPRIVILEGED = r"""
 import asyncio, json, logging, sys
 from pathlib import Path
-from host_agent.collectors.monitored_directories import StaticDirectories
+from host_agent.collectors.files.directories import StaticDirectories
 from tests.collectors.fs_harness import read_events, running_watcher, settings, wait_for_rows
 
 locked, readable, data = (Path(p) for p in sys.argv[1:4])

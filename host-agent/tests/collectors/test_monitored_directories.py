@@ -8,15 +8,15 @@ import os
 from pathlib import Path
 
 import pytest
-from host_agent.collectors.monitored_directories import (
+from host_agent.collectors.files.directories import (
     CACHE_FILE_NAME,
     FROM_CACHE,
     FROM_CONFIG,
     FROM_POSTGRESQL,
     PostgresDirectories,
     StaticDirectories,
-    host_identifier,
 )
+from host_agent.core.identity import host_identifier
 
 from tests.collectors.fs_harness import read_events, running_watcher, settings, wait_for, wait_for_rows
 
@@ -171,7 +171,7 @@ async def test_a_restarted_agent_without_postgres_watches_the_list_it_saw_last(
 
 async def test_rows_with_non_utf8_names_and_moves_reach_postgresql_unchanged(pg_url, pg, tmp_path, data_dir):
     """Issue 5: undecodable names never crash the watcher nor block the sync."""
-    from host_agent.collectors.file_events import unescape_path_bytes
+    from host_agent.collectors.files.file_events import unescape_path_bytes
     from host_agent.common.data_sync import DataSyncManager
 
     root = tmp_path / "w"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from host_agent.collectors.sessions import (
+from host_agent.collectors.desktop.sessions import (
     EXCLUDED_TITLE,
     Activity,
     Decision,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from host_agent.collectors.event_buffer import EventBuffer
-from host_agent.collectors.file_events import build_row
-from host_agent.collectors.tree_rescan import missed_changes, take_snapshot
+from host_agent.collectors.files.event_buffer import EventBuffer
+from host_agent.collectors.files.file_events import build_row
+from host_agent.collectors.files.tree_rescan import missed_changes, take_snapshot
 
 
 def test_rescan_reports_only_changes_no_event_reported(tmp_path):

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from host_agent.config import load_config
-from host_agent.errors import ConfigError
+from host_agent.core.config import load_config
+from host_agent.core.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 

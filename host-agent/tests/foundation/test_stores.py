@@ -8,7 +8,7 @@ import stat
 
 import pytest
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
-from host_agent.errors import InvalidEventError
+from host_agent.core.errors import InvalidEventError
 
 PHASE1_SCHEMA = """
 CREATE TABLE desktop_activity_sessions (

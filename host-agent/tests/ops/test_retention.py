@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 import time
 
-import pytest
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
-from host_agent.ops.retention import purge_stores, purge_synced
+from host_agent.store.retention import purge_stores, purge_synced
+from host_agent.store.tables import DESKTOP_ACTIVITY_SESSIONS, FILE_CHANGE_EVENTS
 
 from tests.ops.conftest import add_file_events, cli
 
@@ -38,16 +38,16 @@ def test_purge_deletes_only_rows_synced_before_the_cutoff_in_batches(data_dir):
         conn.execute("UPDATE file_change_events SET created_at = ? WHERE id >= 8", (int(now - 400 * DAY),))
     conn.close()
 
-    assert purge_synced(db_path, "file_change_events", 30, batch_size=2, now=now) == 5
+    assert purge_synced(db_path, FILE_CHANGE_EVENTS, 30, batch_size=2, now=now) == 5
     assert remaining_ids(db_path, "file_change_events") == [6, 7, 8, 9, 10]
-    assert purge_synced(db_path, "file_change_events", 30, batch_size=2, now=now) == 0
+    assert purge_synced(db_path, FILE_CHANGE_EVENTS, 30, batch_size=2, now=now) == 0
 
 
 def test_purge_keeps_everything_when_retention_days_is_zero(data_dir):
     db_path = data_dir / "file_changes.db"
     add_file_events(db_path, 3)
     set_synced_at(db_path, "file_change_events", [1, 2, 3], 1)  # synced in 1970
-    assert purge_synced(db_path, "file_change_events", 0) == 0
+    assert purge_synced(db_path, FILE_CHANGE_EVENTS, 0) == 0
     assert remaining_ids(db_path, "file_change_events") == [1, 2, 3]
 
 
@@ -58,14 +58,9 @@ def test_purge_on_an_open_store_keeps_sessions_still_open(data_dir):
         store.end_session(closed, int(now - 40 * DAY + 60))
         still_open = store.start_session("browser", "docs", int(now - 40 * DAY))
         set_synced_at(store.db_path, "desktop_activity_sessions", [closed, still_open], int(now - 35 * DAY))
-        assert purge_synced(store, "desktop_activity_sessions", 30, now=now) == 1
+        assert purge_synced(store, DESKTOP_ACTIVITY_SESSIONS, 30, now=now) == 1
         assert [s["id"] for s in store.get_open_sessions()] == [still_open]
         assert remaining_ids(store.db_path, "desktop_activity_sessions") == [still_open]
-
-
-def test_purge_refuses_an_unknown_table(data_dir):
-    with FileChangeDatabase(data_dir / "file_changes.db") as store, pytest.raises(ValueError):
-        purge_synced(store, "sync_journal", 30)
 
 
 def test_purge_command_applies_the_configured_retention(make_config, pg_url):
@@ -88,6 +83,6 @@ def test_purge_stores_applies_retention_to_each_open_store(data_dir):
               "monitored_root": "/p"} for i in range(3)]
         )  # fmt: skip
         set_synced_at(files.db_path, "file_change_events", [1, 2], int(now - 31 * DAY))
-        stores = {"file_change_events": files, "desktop_activity_sessions": desktop}
+        stores = [(FILE_CHANGE_EVENTS, files), (DESKTOP_ACTIVITY_SESSIONS, desktop)]
         assert purge_stores(stores, 30, now=now) == {"file_change_events": 2, "desktop_activity_sessions": 0}
         assert remaining_ids(files.db_path, "file_change_events") == [3]

@@ -25,7 +25,8 @@ def test_status_reports_an_outage_longer_than_an_interval_and_its_end(make_confi
     assert code == 0, before["attention"]
     assert before["ok"] and before["agent"]["running"] and before["agent"]["responding"]
     assert before["postgres"]["reachable"]
-    assert before["tables"]["file_change_events"]["last_success"]["records_synced"] == 10
+    assert before["tables"]["file_change_events"]["last_rows_moved"]["records_synced"] == 10
+    assert before["tables"]["file_change_events"]["last_success"]["status"] == "success"
     assert before["collectors"]["filesystem_watcher"] == {"enabled": False, "running": False}
 
     pg_proxy.down()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from host_agent.ops.local import inspect_table
+from host_agent.store.inspect import inspect_table
+from host_agent.store.tables import FILE_CHANGE_EVENTS, LocalTable
 
 from tests.ops.conftest import AGENT_BIN, add_file_events, clean_env, cli, pg_count, wait_for
 
@@ -30,7 +31,7 @@ def test_sync_once_racing_the_agents_loop_sends_every_row_exactly_once(
         assert racer.returncode == 0, err
         assert "lock" not in err.lower() and "Traceback" not in err
 
-    wait_for(lambda: inspect_table("file_change_events", config.file_events_db).waiting == 0, message="backlog drained")
+    wait_for(lambda: inspect_table(LocalTable(FILE_CHANGE_EVENTS, config.file_events_db)).waiting == 0, message="backlog drained")
     total = "SELECT count(*) FROM file_change_events"
     distinct = "SELECT count(DISTINCT (origin_id, local_id)) FROM file_change_events"
     assert pg_count(pg_server, pg_database, total) == 15_000
@@ -55,4 +56,4 @@ def test_sync_once_fails_with_a_clear_summary_when_postgresql_is_away(make_confi
     assert done.returncode == 1
     assert "file_change_events" in done.stdout and "failed" in done.stdout
     assert "Traceback" not in done.stderr
-    assert inspect_table("file_change_events", config.file_events_db).waiting == 3
+    assert inspect_table(LocalTable(FILE_CHANGE_EVENTS, config.file_events_db)).waiting == 3

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import datetime, timezone
 
 from host_agent.common.data_sync import DataSyncManager
-from host_agent.common.database import FileChangeDatabase
-from host_agent.common.table_sync import FILE_CHANGE_EVENTS
+from host_agent.core.identity import host_identifier
+from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
+from host_agent.store.tables import FILE_CHANGE_EVENTS
 
 from tests.foundation.test_stores import make_phase1_database
 from tests.support.rows import BASE_TIME, add_file_events, file_event
@@ -20,6 +22,8 @@ async def test_a_phase1_desktop_database_is_synced_end_to_end(data_dir, pg_url, 
     assert results["desktop_activity_sessions"].as_dict() == {
         "table_name": "desktop_activity_sessions",
         "records_synced": 1,
+        "records_held": 0,
+        "records_left": 0,
         "records_failed": 0,
         "status": "success",
         "error_message": None,
@@ -30,7 +34,7 @@ async def test_a_phase1_desktop_database_is_synced_end_to_end(data_dir, pg_url, 
     assert row["end_time"] == datetime(2026, 5, 28, 20, 27, 40, tzinfo=timezone.utc)
     assert row["duration_seconds"] == 60
     assert row["local_id"] == 1 and row["synced_at"] is not None
-    assert row["host_identifier"] == DataSyncManager._get_host_identifier()
+    assert row["host_identifier"] == host_identifier()
     conn = sqlite3.connect(data_dir / "desktop_activity.db")
     assert conn.execute("SELECT synced_at IS NOT NULL FROM desktop_activity_sessions").fetchone()[0] == 1
     conn.close()
@@ -99,18 +103,22 @@ async def test_a_session_closed_after_it_was_first_synced_ends_up_closed_in_post
     assert await pg.fetchval("SELECT count(*) FROM desktop_activity_sessions") == 1
 
 
-async def test_an_older_copy_of_a_session_never_overwrites_a_newer_one(desktop_db, pg_url, pg, manager_factory):
-    sid = desktop_db.start_session("code", "main.py", BASE_TIME)
-    desktop_db.end_session(sid, BASE_TIME + 10)
+async def test_an_older_copy_of_a_session_never_overwrites_a_newer_one(data_dir, pg_url, pg, manager_factory):
+    db_path = data_dir / "desktop_activity.db"
+    with DesktopActivityDatabase(db_path) as db:
+        sid = db.start_session("code", "main.py", BASE_TIME)
+    shutil.copy(db_path, data_dir / "backup.db")  # the session while still open
+    with DesktopActivityDatabase(db_path) as db:
+        db.end_session(sid, BASE_TIME + 10)
     manager = await manager_factory(pg_url)
     await manager.sync_all()
-    # the same row at an older revision arrives late (say from a restored backup)
-    table = manager._tables["desktop_activity_sessions"]
-    stale = (sid, 0, table.host_identifier, table.origin_id, BASE_TIME, None, "x", None, "code", "main.py", None,
-             BASE_TIME, BASE_TIME, BASE_TIME)  # fmt: skip
-    async with manager._connection() as conn:
-        await table.write_batch(conn, [stale], timeout=30)
+    await manager.close()
+    # The backup is restored: the older, open copy of the session is sent again.
+    shutil.copy(data_dir / "backup.db", db_path)
+    again = await manager_factory(pg_url)
+    assert (await again.sync_all())["desktop_activity_sessions"].records_synced == 1
     assert await pg.fetchval("SELECT duration_seconds FROM desktop_activity_sessions") == 10
+    assert await pg.fetchval("SELECT count(*) FROM desktop_activity_sessions") == 1
 
 
 async def test_sync_logs_gets_one_row_per_table_per_run_that_moved_rows(
@@ -126,7 +134,7 @@ async def test_sync_logs_gets_one_row_per_table_per_run_that_moved_rows(
         ("desktop_activity_sessions", 1, 0, "success"),
         ("file_change_events", 3, 0, "success"),
     ]
-    assert {r["host_identifier"] for r in rows} == {DataSyncManager._get_host_identifier()}
+    assert {r["host_identifier"] for r in rows} == {host_identifier()}
     assert all(r["sync_completed_at"] >= r["sync_started_at"] for r in rows)
 
 

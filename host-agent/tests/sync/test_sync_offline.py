@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 from reprospective_db.cluster import EmbeddedPostgres
 from reprospective_db.schema import upgrade_schema
-from host_agent.common.sync_errors import ErrorKind, RowEncodingError, classify
+from host_agent.sync.errors import ErrorKind, RowEncodingError, classify
+from host_agent.sync.manager import backoff_delay
 
 from reprospective_db.testing import free_port
 from tests.support.rows import add_file_events
@@ -144,14 +145,18 @@ async def test_schema_is_brought_up_to_date_when_postgresql_becomes_reachable(
         await conn.close()
 
 
-def test_backoff_doubles_from_retry_backoff_seconds_with_jitter_and_is_capped_at_the_interval():
-    from host_agent.common.data_sync import DataSyncManager
+@pytest.mark.parametrize(
+    ("attempt", "base"), [(1, 30), (2, 60), (3, 120), (4, 240), (5, 300), (9, 300)]
+)
+def test_backoff_doubles_from_retry_backoff_seconds_and_is_capped_at_the_interval(attempt, base):
+    assert backoff_delay(attempt, 30, 300, jitter=lambda low, high: 1.0) == base
+    assert backoff_delay(attempt, 30, 300, jitter=lambda low, high: low) == pytest.approx(base * 0.8)
+    assert backoff_delay(attempt, 30, 300, jitter=lambda low, high: high) == pytest.approx(base * 1.2)
 
-    manager = DataSyncManager("postgresql://u@h/db", "/tmp/d.db", "/tmp/f.db", sync_interval=300, retry_backoff_seconds=30)
-    for attempt, base in [(1, 30), (2, 60), (3, 120), (4, 240), (5, 300), (9, 300)]:
-        delays = [manager._backoff(attempt) for _ in range(200)]
-        assert base * 0.8 <= min(delays) and max(delays) <= base * 1.2
-        assert max(delays) - min(delays) > base * 0.1  # jittered, not fixed
+
+def test_backoff_is_jittered_so_agents_do_not_return_together():
+    delays = {backoff_delay(2, 30, 300) for _ in range(50)}
+    assert len(delays) > 40 and min(delays) >= 48 and max(delays) <= 72
 
 
 @pytest.mark.parametrize(

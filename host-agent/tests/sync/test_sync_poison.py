@@ -40,7 +40,7 @@ async def test_bad_rows_are_held_back_and_the_good_rows_go_through(files_db, pg_
     assert await pg.fetchval("SELECT count(*) FROM file_change_events") == 200
     assert set(await pg.fetchval("SELECT array_agg(local_id) FROM file_change_events")).isdisjoint(bad.values())
 
-    held = {row["row_id"]: row["reason"] for row in manager._tables["file_change_events"].held_rows()}
+    held = {row_id: reason for row_id, _rev, reason, _at in manager.held_rows("file_change_events")}
     assert set(held) == set(bad.values())
     assert "CharacterNotInRepertoireError [22021]" in held[bad["nul"]]
     assert "CheckViolationError [23514]" in held[bad["check"]]
@@ -66,10 +66,10 @@ async def test_held_rows_are_not_resent_every_run_but_can_be_retried_on_request(
     again = (await manager.sync_all())["file_change_events"]
     assert (again.records_synced, again.records_failed, again.status) == (0, 0, "success")
 
-    assert manager._tables["file_change_events"].release_held() == 4
+    assert manager.release_held("file_change_events") == 4
     retried = (await manager.sync_all())["file_change_events"]
     assert (retried.records_synced, retried.records_failed) == (0, 4)
-    assert len(manager._tables["file_change_events"].held_rows()) == len(bad)
+    assert len(manager.held_rows("file_change_events")) == len(bad)
 
 
 async def test_a_held_row_that_is_corrected_locally_goes_through_on_the_next_run(files_db, pg_url, pg, manager_factory):
@@ -81,7 +81,7 @@ async def test_a_held_row_that_is_corrected_locally_goes_through_on_the_next_run
     result = (await manager.sync_all())["file_change_events"]
     assert (result.records_synced, result.records_failed) == (1, 0)
     assert await pg.fetchval("SELECT event_type FROM file_change_events WHERE local_id = $1", bad["check"]) == "modified"
-    assert bad["check"] not in {r["row_id"] for r in manager._tables["file_change_events"].held_rows()}
+    assert bad["check"] not in {row[0] for row in manager.held_rows("file_change_events")}
 
 
 async def test_a_batch_of_only_bad_rows_fails_without_stopping_the_run(files_db, pg_url, manager_factory):

@@ -1,4 +1,4 @@
-"""Writes the decisions of :mod:`host_agent.collectors.sessions` to ``desktop_activity.db``.
+"""Writes the decisions of :mod:`host_agent.collectors.desktop.sessions` to ``desktop_activity.db``.
 
 It holds the one open session and the heartbeat (the last time that session was known to be
 current), and closes sessions an earlier run left open.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from host_agent.collectors.sessions import Decision, OpenSession
-from host_agent.common.database import DesktopActivityDatabase
+from host_agent.collectors.desktop.sessions import Decision, OpenSession
+from host_agent.store.desktop_activity import DesktopActivityDatabase
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,12 @@
-"""Syncing one table, once: the descriptions of the synced tables and the routine they drive.
+"""Syncing one table, once: the routine every table description drives.
 
-A :class:`TableSpec` says which local columns travel (same names on both sides). :class:`TableSync`
-does the work for any spec:
+A :class:`~host_agent.store.tables.SyncedTable` says which local columns travel (same names on
+both sides); :class:`PgStatements` derives its PostgreSQL statements. :class:`TableSync` does the
+work for any table:
 
 1. read a batch of waiting rows from SQLite by keyset (``synced_at IS NULL AND id > last``),
    skipping rows held back at their current revision; each row comes out of SQLite already in
-   the shape ``COPY`` takes (see :mod:`host_agent.common.pg_codecs`);
+   the shape ``COPY`` takes (see :mod:`host_agent.sync.codecs`);
 2. in one PostgreSQL transaction, ``COPY`` the batch straight into the table. That is the
    common case (new rows) and runs close to the speed of a plain ``COPY``. If a row is already
    there (a re-send after a crash, a session edited since it was synced), the batch goes
@@ -28,72 +29,44 @@ from typing import Any
 
 import asyncpg
 
-from host_agent.common.database import DESKTOP_DATA_COLUMNS, FILE_DATA_COLUMNS
-from host_agent.common.sqlite_store import SQLiteStore
-from host_agent.common.sync_errors import ErrorKind, RowEncodingError, classify, describe
+from host_agent.store.sqlite_store import SQLiteStore
+from host_agent.store.tables import SyncedTable, release_held
+from host_agent.sync.errors import ErrorKind, RowEncodingError, classify, describe
 
 #: Origin columns every synced table carries in PostgreSQL (04_add_sync_origin.sql).
-KEY_COLUMNS = ["local_id", "local_revision", "host_identifier", "origin_id"]
+KEY_COLUMNS = ("local_id", "local_revision", "host_identifier", "origin_id")
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    """How one local table maps onto its PostgreSQL table (same name, same column names).
+class PgStatements:
+    """The PostgreSQL side of one synced table, derived from its description."""
 
-    Times are UTC epoch seconds locally and ``timestamptz`` remotely; flags are 0/1 locally and
-    ``boolean`` remotely; the sync connections' codecs convert them.
-    """
-
-    name: str
-    columns: tuple[str, ...]
+    table: SyncedTable
 
     @property
     def stage_table(self) -> str:
-        return f"_stage_{self.name}"
+        return f"_stage_{self.table.name}"
 
     @property
     def copy_columns(self) -> list[str]:
-        return [*KEY_COLUMNS, *self.columns, "synced_at"]
-
-    # SQL built from the spec's fixed identifiers only; values travel as parameters or COPY data.
-
-    def select_waiting_sql(self) -> str:
-        """Rows waiting, as COPY records; parameters: host, origin, synced_at, after, upto, limit."""
-        cols = ", ".join(f"t.{c}" for c in self.columns)
-        return (
-            f"SELECT t.id, t.sync_revision, ?, ?, {cols}, ? FROM {self.name} AS t "
-            f"WHERE t.synced_at IS NULL AND t.id > ? AND t.id <= ? "
-            f"AND NOT EXISTS (SELECT 1 FROM sync_held_rows AS h "
-            f"WHERE h.table_name = '{self.name}' AND h.row_id = t.id AND h.revision = t.sync_revision) "
-            f"ORDER BY t.id LIMIT ?"
-        )
+        return [*KEY_COLUMNS, *self.table.columns, "synced_at"]
 
     def create_stage_sql(self) -> str:
         return (
             f"CREATE TEMP TABLE IF NOT EXISTS {self.stage_table} ON COMMIT DELETE ROWS AS "
-            f"SELECT {', '.join(self.copy_columns)} FROM {self.name} WITH NO DATA"
+            f"SELECT {', '.join(self.copy_columns)} FROM {self.table.name} WITH NO DATA"
         )
 
     def merge_sql(self) -> str:
+        name = self.table.name
         cols = ", ".join(self.copy_columns)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*self.columns, "local_revision", "synced_at"])
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*self.table.columns, "local_revision", "synced_at"])
         return (
-            f"INSERT INTO {self.name} ({cols}) SELECT {cols} FROM {self.stage_table} "
+            f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {self.stage_table} "
             f"ON CONFLICT (origin_id, local_id) DO UPDATE SET {updates} "
-            f"WHERE {self.name}.local_revision < EXCLUDED.local_revision"
+            f"WHERE {name}.local_revision < EXCLUDED.local_revision"
         )
 
-
-# The columns that travel: each store's data columns plus its own timestamps.
-DESKTOP_ACTIVITY_SESSIONS = TableSpec(
-    name="desktop_activity_sessions",
-    columns=(*DESKTOP_DATA_COLUMNS, "created_at", "updated_at"),
-)
-
-FILE_CHANGE_EVENTS = TableSpec(
-    name="file_change_events",
-    columns=(*FILE_DATA_COLUMNS, "created_at"),
-)
 
 Row = tuple[Any, ...]  # (id, sync_revision, host_identifier, origin_id, *columns, synced_at)
 
@@ -107,13 +80,18 @@ class BatchOutcome:
 class TableSync:
     """The sync routine for one table of one local store."""
 
-    def __init__(self, spec: TableSpec, store: SQLiteStore, host_identifier: str) -> None:
-        self.spec = spec
+    def __init__(self, table: SyncedTable, store: SQLiteStore, host_identifier: str) -> None:
+        self.table = table
+        self.pg = PgStatements(table)
         self.store = store
         self.host_identifier = host_identifier
         self.origin_id = store.origin_id
-        self._select_sql = spec.select_waiting_sql()
-        self._merge_sql = spec.merge_sql()
+        self._select_sql = table.select_waiting_sql()
+        self._merge_sql = self.pg.merge_sql()
+
+    @property
+    def name(self) -> str:
+        return self.table.name
 
     # -- SQLite side (blocking: call from a worker thread) -------------------------------
 
@@ -125,16 +103,11 @@ class TableSync:
     def last_id(self) -> int:
         """The newest row's id: a run syncs up to it, so rows written meanwhile wait for the next run."""
         with self.store.reading() as conn:
-            return conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.spec.name}").fetchone()[0]
+            return conn.execute(self.table.last_id_sql()).fetchone()[0]
 
     def count_waiting(self) -> int:
         with self.store.reading() as conn:
-            return conn.execute(
-                f"SELECT COUNT(*) FROM {self.spec.name} AS t WHERE t.synced_at IS NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM sync_held_rows AS h WHERE h.table_name = ? "
-                f"AND h.row_id = t.id AND h.revision = t.sync_revision)",
-                (self.spec.name,),
-            ).fetchone()[0]
+            return conn.execute(self.table.waiting_sql()).fetchone()[0]
 
     def mark(self, outcome: BatchOutcome) -> None:
         """Record a committed batch: synced rows get ``synced_at``, bad rows are held back."""
@@ -142,19 +115,19 @@ class TableSync:
         with self.store.atomic() as conn:
             # A row edited since it was read keeps waiting: its revision moved on.
             conn.executemany(
-                f"UPDATE {self.spec.name} SET synced_at = ? WHERE id = ? AND sync_revision = ?",
+                self.table.mark_synced_sql(),
                 [(now, row[0], row[1]) for row in outcome.synced],
             )
             conn.executemany(
                 "INSERT INTO sync_held_rows (table_name, row_id, revision, reason, held_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (table_name, row_id) DO UPDATE SET revision = excluded.revision, "
                 "reason = excluded.reason, held_at = excluded.held_at",
-                [(self.spec.name, row[0], row[1], reason, now) for row, reason in outcome.held],
+                [(self.table.name, row[0], row[1], reason, now) for row, reason in outcome.held],
             )
             # A row that was held and has now gone through is no longer held.
             conn.execute(
                 "DELETE FROM sync_held_rows WHERE table_name = ? AND row_id IN (SELECT value FROM json_each(?))",
-                (self.spec.name, json.dumps([row[0] for row in outcome.synced])),
+                (self.table.name, json.dumps([row[0] for row in outcome.synced])),
             )
 
     # -- PostgreSQL side -------------------------------------------------------------------
@@ -166,14 +139,14 @@ class TableSync:
             if all(row[1] == 0 for row in rows):  # never edited: most likely never sent either
                 try:
                     async with conn.transaction():  # a savepoint
-                        await self._copy(conn, self.spec.name, rows, timeout)
+                        await self._copy(conn, self.table.name, rows, timeout)
                     outcome.synced.extend(rows)
                     return outcome
                 except Exception as exc:
                     if classify(exc) is not ErrorKind.DATA:
                         raise
                     # Already there (UniqueViolation) or a bad value: merge, isolating bad rows.
-            await conn.execute(self.spec.create_stage_sql(), timeout=timeout)
+            await conn.execute(self.pg.create_stage_sql(), timeout=timeout)
             await self._merge_isolating(conn, rows, outcome, timeout)
         return outcome
 
@@ -182,8 +155,8 @@ class TableSync:
     ) -> None:
         try:
             async with conn.transaction():  # a savepoint: a refusal undoes only this attempt
-                await conn.execute(f"TRUNCATE {self.spec.stage_table}", timeout=timeout)
-                await self._copy(conn, self.spec.stage_table, rows, timeout)
+                await conn.execute(f"TRUNCATE {self.pg.stage_table}", timeout=timeout)
+                await self._copy(conn, self.pg.stage_table, rows, timeout)
                 await conn.execute(self._merge_sql, timeout=timeout)
         except Exception as exc:
             if classify(exc) is not ErrorKind.DATA:
@@ -199,7 +172,7 @@ class TableSync:
 
     async def _copy(self, conn: asyncpg.Connection, table: str, rows: list[Row], timeout: float) -> None:
         try:
-            await conn.copy_records_to_table(table, records=rows, columns=self.spec.copy_columns, timeout=timeout)
+            await conn.copy_records_to_table(table, records=rows, columns=self.pg.copy_columns, timeout=timeout)
         except (UnicodeError, TypeError, ValueError) as exc:
             # Raised by the driver while encoding values, before PostgreSQL saw them.
             raise RowEncodingError(f"cannot encode value: {exc}") from exc
@@ -207,13 +180,10 @@ class TableSync:
     # -- held-back rows ------------------------------------------------------------------
 
     def held_rows(self) -> list[sqlite3.Row]:
+        """The rows held back at their current revision."""
         with self.store.reading() as conn:
-            return conn.execute(
-                "SELECT row_id, revision, reason, held_at FROM sync_held_rows WHERE table_name = ? ORDER BY row_id",
-                (self.spec.name,),
-            ).fetchall()
+            return conn.execute(self.table.held_rows_sql()).fetchall()
 
     def release_held(self) -> int:
         """Forget held-back rows so that the next sync tries them again; returns how many."""
-        with self.store.atomic() as conn:
-            return conn.execute("DELETE FROM sync_held_rows WHERE table_name = ?", (self.spec.name,)).rowcount
+        return release_held(self.store, self.table)

@@ -13,26 +13,20 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from host_agent.common.sqlite_store import BUSY_TIMEOUT_MS, SQLiteStore
-from host_agent.errors import StoreError
+from host_agent.core.errors import StoreError
+from host_agent.store.sqlite_store import BUSY_TIMEOUT_MS, SQLiteStore
+from host_agent.store.tables import SyncedTable
 
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
 
-#: Extra conditions per table on what may go: an open session (no end yet) stays.
-KEEP_CONDITION = {
-    "desktop_activity_sessions": "end_time IS NOT NULL",
-    "file_change_events": "1",
-}
-
-
 def purge_synced(
     store: SQLiteStore | str | os.PathLike[str],
-    table: str,
+    table: SyncedTable,
     retention_days: int,
     batch_size: int = 1000,
     *,
@@ -40,20 +34,16 @@ def purge_synced(
 ) -> int:
     """Delete rows of ``table`` synced more than ``retention_days`` ago; returns how many.
 
-    ``store`` is an open store (its connection and lock are used) or a database path.
+    ``store`` is an open store (its connection and lock are used) or a database path (opened
+    without migrations, for ``purge`` while no agent runs).
     ``retention_days`` 0 keeps everything.
     """
-    if table not in KEEP_CONDITION:
-        raise ValueError(f"unknown table {table!r}")
     if retention_days <= 0:
         return 0
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     cutoff = int((time.time() if now is None else now) - retention_days * SECONDS_PER_DAY)
-    sql = (
-        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
-        f"WHERE synced_at IS NOT NULL AND synced_at < ? AND {KEEP_CONDITION[table]} LIMIT ?)"
-    )
+    sql = table.purge_sql()
     deleted = 0
     with _transactions(store) as atomic:
         while True:
@@ -63,16 +53,19 @@ def purge_synced(
             if count < batch_size:
                 break
     if deleted:
-        log.info("retention: deleted %d %s rows synced more than %d days ago", deleted, table, retention_days)
+        log.info("retention: deleted %d %s rows synced more than %d days ago", deleted, table.name, retention_days)
     return deleted
 
 
 def purge_stores(
-    stores: Mapping[str, SQLiteStore], retention_days: int, batch_size: int = 1000, *, now: float | None = None
+    stores: Iterable[tuple[SyncedTable, SQLiteStore]],
+    retention_days: int,
+    batch_size: int = 1000,
+    *,
+    now: float | None = None,
 ) -> dict[str, int]:
-    """Apply retention to open stores, keyed by table name: for the sync engine, after a run
-    (``await asyncio.to_thread(purge_stores, {name: t.store for name, t in tables.items()}, days)``)."""
-    return {table: purge_synced(store, table, retention_days, batch_size, now=now) for table, store in stores.items()}
+    """Apply retention to open stores: for the sync engine, after a run. Keyed by table name."""
+    return {table.name: purge_synced(store, table, retention_days, batch_size, now=now) for table, store in stores}
 
 
 @contextlib.contextmanager

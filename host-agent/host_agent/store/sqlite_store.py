@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from host_agent.errors import StoreError
+from host_agent.core.errors import StoreError
 
 log = logging.getLogger(__name__)
 

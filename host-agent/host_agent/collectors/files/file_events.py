@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from host_agent.common.timeutil import iso_from_epoch
+from host_agent.core.timeutil import iso_from_epoch
 
 #: Files whose folder is taken as a project root when no git repository encloses the file.
 PROJECT_MARKERS = (

@@ -3,7 +3,7 @@
 A :class:`DirectorySnapshot` of each watched tree is kept as the reference (taken when the tree
 starts being watched, then at each rescan). After the kernel dropped events, a new snapshot is
 diffed with the reference; a difference is a missed change unless the buffer already accepted
-an event saying the same (see :class:`~host_agent.collectors.event_buffer.EventBuffer`).
+an event saying the same (see :class:`~host_agent.collectors.files.event_buffer.EventBuffer`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from watchdog.utils.dirsnapshot import DirectorySnapshot, DirectorySnapshotDiff
 
-from host_agent.collectors.event_buffer import EXISTS, GONE, Known
+from host_agent.collectors.files.event_buffer import EXISTS, GONE, Known
 
 #: (event type, path, old path for a move)
 Change = tuple[str, str, "str | None"]

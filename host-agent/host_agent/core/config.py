@@ -4,8 +4,10 @@ Precedence, lowest first: built-in defaults → ``config.yaml`` → environment 
 file beside the config file) → command-line flags. ``${VAR}`` and ``${VAR:-default}`` inside
 YAML string values are expanded from the environment, then from ``.env``.
 
-Nothing below the entry point reads files or the environment: :func:`load_config` is called
-once, and the resulting :class:`AgentConfig` is passed down.
+Two models: :class:`ConfigFile` is the file as written (validated, paths as given), and
+:class:`AgentConfig` is what the agent runs on: frozen, every path absolute and resolved. Nothing
+below the entry point reads files or the environment: :func:`load_config` is called once, and
+the resulting :class:`AgentConfig` is passed down.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from host_agent.errors import ConfigError
+from host_agent.core.errors import ConfigError
 
 APP_NAME = "reprospective"
 
@@ -58,7 +60,9 @@ def default_data_dir() -> Path:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Frozen: one validated object, never changed after loading. No NaN or infinity: every
+    # number must be a real bound (an infinite interval would mean "never sync again").
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class AgentSection(_Section):
@@ -107,6 +111,8 @@ class DataSyncSection(_Section):
 
 class DesktopMonitorSection(_Section):
     enabled: bool = True
+    # The display system: ``auto`` (X11 today) or ``x11``.
+    backend: Literal["auto", "x11"] = "auto"
     monitor_interval: float = Field(5, gt=0)
     idle_timeout_seconds: int = Field(300, ge=0)
     exclude_applications: list[str] = Field(default_factory=list)
@@ -163,8 +169,8 @@ class FilesystemWatcherSection(_Section):
         return _check_regexes(patterns)
 
 
-class AgentConfig(_Section):
-    """Everything the agent needs, validated. Paths are absolute once :func:`load_config` returns."""
+class ConfigFile(_Section):
+    """The configuration as written: validated, paths as given (relative to the file, or unset)."""
 
     agent: AgentSection = Field(default_factory=AgentSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
@@ -172,23 +178,15 @@ class AgentConfig(_Section):
     desktop_monitor: DesktopMonitorSection = Field(default_factory=DesktopMonitorSection)
     filesystem_watcher: FilesystemWatcherSection = Field(default_factory=FilesystemWatcherSection)
 
+
+class AgentConfig(ConfigFile):
+    """Everything the agent needs, validated and resolved: every path below is absolute."""
+
     #: The file this configuration came from (None: built-in defaults only).
     source: Path | None = None
-
-    @property
-    def data_dir(self) -> Path:
-        assert self.agent.data_dir is not None  # set by load_config
-        return self.agent.data_dir
-
-    @property
-    def desktop_db_path(self) -> Path:
-        assert self.database.desktop_activity_db is not None
-        return self.database.desktop_activity_db
-
-    @property
-    def file_events_db_path(self) -> Path:
-        assert self.database.file_events_db is not None
-        return self.database.file_events_db
+    data_dir: Path
+    desktop_db_path: Path
+    file_events_db_path: Path
 
     @property
     def postgres_url(self) -> str | None:
@@ -259,11 +257,10 @@ def load_config(
         raw.setdefault(section, {})[key] = value
 
     try:
-        config = AgentConfig.model_validate(raw)
+        written = ConfigFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe_validation(exc, source)) from None
-    config.source = source
-    return _absolutise(config, base_dir)
+    return resolve(written, base_dir, source)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -324,16 +321,28 @@ def _describe_validation(exc: ValidationError, source: Path | None) -> str:
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def _absolutise(config: AgentConfig, base_dir: Path) -> AgentConfig:
+def resolve(written: ConfigFile, base_dir: Path, source: Path | None = None) -> AgentConfig:
+    """The configuration the agent runs on: relative paths taken from ``base_dir``, defaults filled in."""
+
     def absolute(p: Path) -> Path:
         p = p.expanduser()
         return p if p.is_absolute() else (base_dir / p).resolve()
 
-    data_dir = absolute(config.agent.data_dir) if config.agent.data_dir else default_data_dir()
-    config.agent.data_dir = data_dir
-    db = config.database
-    db.desktop_activity_db = absolute(db.desktop_activity_db) if db.desktop_activity_db else data_dir / "desktop_activity.db"
-    db.file_events_db = absolute(db.file_events_db) if db.file_events_db else data_dir / "file_changes.db"
-    fsw = config.filesystem_watcher
-    fsw.monitored_directories = [absolute(p) for p in fsw.monitored_directories]
-    return config
+    data_dir = absolute(written.agent.data_dir) if written.agent.data_dir else default_data_dir()
+    db = written.database
+    desktop_db = absolute(db.desktop_activity_db) if db.desktop_activity_db else data_dir / "desktop_activity.db"
+    file_events_db = absolute(db.file_events_db) if db.file_events_db else data_dir / "file_changes.db"
+    watcher = written.filesystem_watcher
+    return AgentConfig(
+        agent=written.agent.model_copy(update={"data_dir": data_dir}),
+        database=db.model_copy(update={"desktop_activity_db": desktop_db, "file_events_db": file_events_db}),
+        data_sync=written.data_sync,
+        desktop_monitor=written.desktop_monitor,
+        filesystem_watcher=watcher.model_copy(
+            update={"monitored_directories": [absolute(p) for p in watcher.monitored_directories]}
+        ),
+        source=source,
+        data_dir=data_dir,
+        desktop_db_path=desktop_db,
+        file_events_db_path=file_events_db,
+    )

@@ -18,7 +18,7 @@ import enum
 
 import asyncpg
 
-from host_agent.errors import SyncError
+from host_agent.core.errors import SyncError
 
 
 class ErrorKind(enum.Enum):

@@ -22,8 +22,8 @@ from watchdog.observers.api import ObservedWatch
 from watchdog.observers.inotify import InotifyObserver
 from watchdog.utils.dirsnapshot import DirectorySnapshot
 
-from host_agent.collectors import watch_checks
-from host_agent.collectors.file_events import escape_path
+from host_agent.collectors.files import watch_checks
+from host_agent.collectors.files.file_events import escape_path
 
 log = logging.getLogger(__name__)
 

@@ -3,15 +3,17 @@
 Every run that moved or failed rows is written here first, inside the database it describes.
 While PostgreSQL is away the entries wait; consecutive failed runs with the same error are
 folded into one entry with an attempt count, so a long outage is one line in ``sync_logs``,
-not thousands (the first error message is kept).
+not thousands (the first error message is kept). :func:`read_journal` is the one way to read
+it, for the sync engine (to ship it) and for ``status`` (read-only).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from host_agent.common.sqlite_store import SQLiteStore
+from host_agent.store.sqlite_store import SQLiteStore
 
 
 class RunResult(Protocol):
@@ -26,8 +28,45 @@ class RunResult(Protocol):
 
 @dataclass(frozen=True)
 class JournalEntry:
+    """A sync run recorded locally and not yet written to PostgreSQL's ``sync_logs``."""
+
     id: int
-    values: tuple[Any, ...]  # sync_logs columns, in INSERT order, without host_identifier
+    table_name: str
+    started_at: float
+    completed_at: float | None
+    records_synced: int
+    records_failed: int
+    status: str
+    error_message: str | None
+    attempts: int
+
+    @property
+    def message(self) -> str | None:
+        """The error message as ``sync_logs`` keeps it: folded attempts are counted."""
+        if self.error_message and self.attempts > 1:
+            return f"{self.error_message} ({self.attempts} attempts)"
+        return self.error_message
+
+    def sync_logs_values(self) -> tuple[Any, ...]:
+        """``sync_logs`` columns in INSERT order, without ``host_identifier``."""
+        return (
+            self.started_at,
+            self.completed_at,
+            self.table_name,
+            self.records_synced,
+            self.records_failed,
+            self.status,
+            self.message,
+        )
+
+
+def read_journal(conn: sqlite3.Connection, table_name: str) -> list[JournalEntry]:
+    rows = conn.execute(
+        "SELECT id, table_name, sync_started_at, sync_completed_at, records_synced, records_failed, status, "
+        "error_message, attempts FROM sync_journal WHERE table_name = ? ORDER BY id",
+        (table_name,),
+    ).fetchall()
+    return [JournalEntry(*tuple(row)) for row in rows]
 
 
 class SyncJournal:
@@ -72,25 +111,7 @@ class SyncJournal:
 
     def pending(self) -> list[JournalEntry]:
         with self.store.reading() as conn:
-            rows = conn.execute(
-                "SELECT * FROM sync_journal WHERE table_name = ? ORDER BY id", (self.table_name,)
-            ).fetchall()
-        entries = []
-        for row in rows:
-            message = row["error_message"]
-            if message and row["attempts"] > 1:
-                message = f"{message} ({row['attempts']} attempts)"
-            values = (
-                row["sync_started_at"],
-                row["sync_completed_at"],
-                row["table_name"],
-                row["records_synced"],
-                row["records_failed"],
-                row["status"],
-                message,
-            )
-            entries.append(JournalEntry(row["id"], values))
-        return entries
+            return read_journal(conn, self.table_name)
 
     def forget(self, ids: list[int]) -> None:
         with self.store.atomic() as conn:

@@ -1,6 +1,7 @@
-"""The desktop activity monitor: which X11 window is in front, recorded as sessions.
+"""The desktop activity monitor: which window is in front, recorded as sessions.
 
-It runs in a thread of its own, because every X request blocks; the asyncio loop (which also
+It talks to the display through a backend (:mod:`host_agent.collectors.desktop.backend`; X11
+today). It runs in a thread of its own, because every backend call blocks; the asyncio loop (which also
 runs the sync engine) only starts it and asks it to stop. The thread waits for PropertyNotify
 events on the root window (focus changes) and on the active window (renames), so a switch is
 recorded within milliseconds; it also looks every ``monitor_interval`` seconds, in case an
@@ -20,22 +21,20 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from host_agent.collectors.session_recorder import SessionRecorder
-from host_agent.collectors.sessions import Observation, Rules, clock_jumped, decide, end_after_jump, end_on_stop
-from host_agent.collectors.x11_window import (
+from host_agent.collectors.base import CollectorContext
+from host_agent.collectors.desktop.backend import (
+    DesktopBackend,
     DisplayLost,
     DisplayUnavailable,
     InputState,
-    X11Desktop,
-    default_display_name,
+    create_backend,
 )
-from host_agent.common.database import DesktopActivityDatabase
-from host_agent.config import DesktopMonitorSection
-
-if TYPE_CHECKING:
-    from host_agent.agent import AgentContext
+from host_agent.collectors.desktop.recorder import SessionRecorder
+from host_agent.collectors.desktop.sessions import Observation, Rules, clock_jumped, decide, end_after_jump, end_on_stop
+from host_agent.core.config import DesktopMonitorSection
+from host_agent.store.desktop_activity import DesktopActivityDatabase
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +47,6 @@ RECONNECT_BACKOFF = (1.0, 60.0)
 #: While the user is away, how often to look for their return. The X server sends no event on
 #: input to other clients, so it is polled; one look costs about 0.3 ms.
 RESUME_POLL_SECONDS = 1.0
-
-_FROM_ENVIRONMENT = object()
-
 
 class Clock(Protocol):
     def wall(self) -> float: ...
@@ -88,14 +84,15 @@ class DesktopActivityMonitor:
         database_path: str | os.PathLike[str],
         settings: DesktopMonitorSection,
         *,
-        display_name: str | None | object = _FROM_ENVIRONMENT,
+        display_name: str | None = None,
+        backend: DesktopBackend | None = None,
         retry_interval: float = RETRY_INTERVAL,
         reconnect_backoff: tuple[float, float] = RECONNECT_BACKOFF,
         clock: Clock | None = None,
     ) -> None:
         self.database_path = Path(database_path)
         self.settings = settings
-        self.display_name = default_display_name() if display_name is _FROM_ENVIRONMENT else display_name
+        self.display_name = display_name
         self.retry_interval = retry_interval
         self.reconnect_backoff = reconnect_backoff
         self.clock: Clock = clock or SystemClock()
@@ -103,7 +100,8 @@ class DesktopActivityMonitor:
         self.stats = MonitorStats()
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = -1, -1
-        self._desktop = X11Desktop(self.display_name)  # no connection until the thread opens it
+        # No connection until the monitor's thread opens it; the backend module is imported now.
+        self._desktop = backend or create_backend(settings.backend, display_name)
         self._recorder: SessionRecorder | None = None
         self._previous_reading: tuple[float, float] | None = None
         self._last_seen: float | None = None
@@ -194,7 +192,7 @@ class DesktopActivityMonitor:
                     delay = min(delay * 2, self.reconnect_backoff[1])
                     continue
                 self.stats.connections += 1
-                log.info("desktop monitor: connected to X display %s", self.display_name)
+                log.info("desktop monitor: connected to %s", self._desktop.label)
                 ever_connected, outage_logged, delay = True, False, self.reconnect_backoff[0]
                 self._previous_reading = None
                 self._next_poll = self.clock.monotonic()
@@ -274,7 +272,7 @@ class DesktopActivityMonitor:
         self._last_seen = None
 
 
-def create_collector(context: AgentContext) -> DesktopActivityMonitor:
-    """The agent's hook: a monitor on ``$DISPLAY`` writing to the configured desktop database."""
+def create_collector(context: CollectorContext) -> DesktopActivityMonitor:
+    """The agent's hook: a monitor on the agent's display writing to the configured desktop database."""
     config = context.config
-    return DesktopActivityMonitor(config.desktop_db_path, config.desktop_monitor)
+    return DesktopActivityMonitor(config.desktop_db_path, config.desktop_monitor, display_name=context.display_name)

@@ -1,7 +1,8 @@
-"""The active X11 window through python-xlib, on one persistent connection.
+"""The X11 desktop backend: the active window through python-xlib, on one persistent connection.
 
-Every method here blocks on the X server; the desktop monitor calls them from its own thread,
-never from the asyncio loop. Errors the monitor must tell apart:
+It implements :class:`~host_agent.collectors.desktop.backend.DesktopBackend`. Every method here
+blocks on the X server; the desktop monitor calls them from its own thread, never from the
+asyncio loop. It raises the backend errors:
 
 - :class:`DisplayUnavailable`: no ``DISPLAY``, or no X server answers there;
 - :class:`DisplayLost`: the server went away (every later call would fail).
@@ -12,16 +13,14 @@ A window that vanishes between two requests is not an error: it reads as "no act
 from __future__ import annotations
 
 import logging
-import os
 import select
-from dataclasses import dataclass
 
 from Xlib import X, Xatom
 from Xlib import display as xdisplay
 from Xlib import error as xerror
 from Xlib.ext import screensaver
 
-from host_agent.errors import AgentError
+from host_agent.collectors.desktop.backend import DisplayLost, DisplayUnavailable, InputState, WindowInfo
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +33,6 @@ UNKNOWN_APPLICATION = "unknown"
 
 #: Properties of the active window whose change can change what is recorded.
 _WINDOW_PROPERTIES = ("_NET_WM_NAME", "WM_NAME", "WM_CLASS")
-
-
-class DisplayUnavailable(AgentError):
-    """No X display to connect to."""
-
-
-class DisplayLost(AgentError):
-    """The X server closed the connection."""
-
-
-@dataclass(frozen=True)
-class WindowInfo:
-    window_id: int
-    application: str
-    title: str | None
-
-
-@dataclass(frozen=True)
-class InputState:
-    idle_seconds: float
-    screen_saver_on: bool
 
 
 def decode_title(raw: bytes, truncated: bool = False) -> str:
@@ -137,6 +115,10 @@ class X11Desktop:
             display.close()
         except (xerror.ConnectionClosedError, OSError):
             pass  # the server is already gone: nothing left to close
+
+    @property
+    def label(self) -> str:
+        return f"X display {self.display_name}"
 
     @property
     def connected(self) -> bool:
@@ -288,6 +270,6 @@ def _short(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def default_display_name() -> str | None:
-    """``$DISPLAY``, read once where the collector is created."""
-    return os.environ.get("DISPLAY") or None
+def create_backend(display_name: str | None) -> X11Desktop:
+    """The backend hook: a connection to ``display_name`` (the ``DISPLAY`` the agent was given)."""
+    return X11Desktop(display_name)

@@ -34,7 +34,6 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from watchdog.events import (
     DirDeletedEvent,
@@ -47,17 +46,15 @@ from watchdog.events import (
 )
 from watchdog.utils.dirsnapshot import DirectorySnapshot
 
-from host_agent.collectors import tree_rescan, watch_checks
-from host_agent.collectors.event_buffer import EventBuffer
-from host_agent.collectors.file_events import ProjectResolver, build_row, stat_path
-from host_agent.collectors.monitored_directories import DirectoryList, DirectorySource, directory_source_for
-from host_agent.collectors.watched_trees import Root, WatchedTrees, shown
-from host_agent.common.database import FileChangeDatabase
-from host_agent.config import FilesystemWatcherSection
-from host_agent.errors import InvalidEventError, StoreError
-
-if TYPE_CHECKING:
-    from host_agent.agent import AgentContext
+from host_agent.collectors.files import tree_rescan, watch_checks
+from host_agent.collectors.files.event_buffer import EventBuffer
+from host_agent.collectors.files.file_events import ProjectResolver, build_row, stat_path
+from host_agent.collectors.base import CollectorContext
+from host_agent.collectors.files.directories import DirectoryList, DirectorySource
+from host_agent.collectors.files.watched_trees import Root, WatchedTrees, shown
+from host_agent.store.file_changes import FileChangeDatabase
+from host_agent.core.config import FilesystemWatcherSection
+from host_agent.core.errors import InvalidEventError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -385,11 +382,11 @@ def _save(db: FileChangeDatabase, rows: list[dict]) -> int:
     return written
 
 
-def create_collector(context: AgentContext) -> FileSystemWatcher:
-    """The agent's hook: the directory list from PostgreSQL when a URL is known, else config.yaml."""
+def create_collector(context: CollectorContext) -> FileSystemWatcher:
+    """The agent's hook: a watcher of the directories the agent's source lists."""
     config = context.config
     return FileSystemWatcher(
-        directory_source_for(config, context.postgres_url),
+        context.directories,
         config.file_events_db_path,
         config.filesystem_watcher,
         data_dir=config.data_dir,

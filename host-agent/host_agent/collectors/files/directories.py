@@ -13,11 +13,9 @@ This module reads the table only; rows are added, disabled or removed by people 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import logging
 import os
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +24,9 @@ from typing import Protocol
 import asyncpg
 
 from reprospective_db.secrets import describe_url, redact
-from host_agent.common.timeutil import iso_from_epoch, now_epoch
-from host_agent.config import AgentConfig
+from host_agent.core.timeutil import iso_from_epoch, now_epoch
+from host_agent.core.config import AgentConfig
+from host_agent.core.identity import host_identifier
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +52,6 @@ class DirectorySource(Protocol):
     """What the watcher needs: the current list of directories to watch."""
 
     async def load(self) -> DirectoryList: ...
-
-
-def host_identifier() -> str:
-    """``hostname_username``, as the plan defines it."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{socket.gethostname()}_{user}"
 
 
 def normalise(paths: Iterable[str | os.PathLike[str]], *, where: str) -> tuple[Path, ...]:
@@ -157,7 +147,7 @@ class PostgresDirectories:
                 rows.append((text, self.created_by))
             await conn.executemany(
                 "INSERT INTO monitored_directories (directory_path, enabled, created_by, updated_by) "
-                "VALUES ($1, TRUE, $2, $2) ON CONFLICT (directory_path) DO NOTHING",
+                "VALUES ($1, TRUE, $2, $2) ON CONFLICT DO NOTHING",
                 rows,
                 timeout=self.timeout,
             )
@@ -173,7 +163,10 @@ class PostgresDirectories:
             directories = self.config_directories
             origin, detail = FROM_CONFIG, "config.yaml (no list seen yet)"
         if self._origin != origin:
-            log.warning(
+            # A brand-new server has no schema until the sync engine applies it: not a problem.
+            level = logging.INFO if isinstance(exc, asyncpg.UndefinedTableError) else logging.WARNING
+            log.log(
+                level,
                 "monitored directories: cannot read them from PostgreSQL (%s): using %s: %d directories",
                 reason,
                 detail,

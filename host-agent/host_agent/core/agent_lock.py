@@ -10,7 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from host_agent.errors import AlreadyRunningError
+from host_agent.core.errors import AlreadyRunningError
 
 LOCK_NAME = "agent.pid"
 

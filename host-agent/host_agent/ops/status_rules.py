@@ -1,0 +1,81 @@
+"""What in ``status`` needs a person, as a pure function of what was found: no I/O, no clock.
+
+:func:`needs_attention` takes the facts ``status`` gathered (:class:`Facts`) and returns one
+line per problem; an empty list means OK. The rules:
+
+- the agent is not running;
+- rows are held back by PostgreSQL;
+- PostgreSQL has been unreachable for more than one sync interval;
+- sync runs have been failing for more than one sync interval for another reason (a revoked
+  grant, a read-only database), with the last error;
+- rows wait far longer than the interval (two intervals plus a margin) although the agent runs:
+  a failure that is not an outage, or a loop that does not run;
+- a local database cannot be read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: A waiting row older than two sync intervals plus this margin means the agent's sync is stuck.
+LAG_MARGIN_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    name: str
+    oldest_waiting_at: float | None = None
+    held: int = 0
+    error: str | None = None  # the local database cannot be read
+
+
+@dataclass(frozen=True)
+class Facts:
+    now: float
+    agent_running: bool
+    sync_enabled: bool
+    interval_seconds: float
+    postgres_checked: bool = False
+    postgres_reachable: bool = False
+    #: The start of the oldest failed run not followed by a success (the local journal), and its error.
+    failing_since: float | None = None
+    last_error: str | None = None
+    tables: tuple[TableFacts, ...] = field(default_factory=tuple)
+
+
+def age(seconds: float) -> str:
+    """``42 s``, ``7 min``, ``3 h 5 min``, ``4 days``."""
+    seconds = max(seconds, 0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:.0f} min"
+    return f"{seconds / 86400:.0f} days"
+
+
+def needs_attention(facts: Facts) -> list[str]:
+    found = []
+    if not facts.agent_running:
+        found.append("the agent is not running (start it with scripts/start-agent.sh)")
+    held = sum(t.held for t in facts.tables)
+    if held:
+        found.append(f"{held} row(s) held back by PostgreSQL (see 'reprospective-agent held')")
+    failing_for = facts.now - facts.failing_since if facts.failing_since is not None else None
+    if facts.sync_enabled and failing_for is not None and failing_for > facts.interval_seconds:
+        if facts.postgres_checked and not facts.postgres_reachable:
+            found.append(f"PostgreSQL unreachable for {age(failing_for)} (more than one sync interval)")
+        else:
+            why = f": {facts.last_error}" if facts.last_error else ""
+            found.append(f"sync runs failing for {age(failing_for)} (more than one sync interval){why}")
+    lag_limit = 2 * facts.interval_seconds + LAG_MARGIN_SECONDS
+    for table in facts.tables:
+        waited = facts.now - table.oldest_waiting_at if table.oldest_waiting_at else None
+        if facts.agent_running and facts.sync_enabled and waited is not None and waited > lag_limit:
+            found.append(
+                f"{table.name}: rows have been waiting for {age(waited)} although the agent runs "
+                f"(sync every {facts.interval_seconds:g} s; see its log)"
+            )
+    found += [t.error for t in facts.tables if t.error]
+    return found

@@ -1,0 +1,156 @@
+"""What a synced table is: one description per table, and everything derived from it.
+
+A :class:`SyncedTable` names the table (the same locally and in PostgreSQL), the local store
+class holding it, the columns that travel, the config key of its database file, since when a
+waiting row counts as waiting, and which synced rows retention may delete. The sync routine,
+retention, ``status``, ``held`` and the read-only views all take their SQL from it, so a third
+table is one new description in :data:`SYNCED_TABLES`.
+
+SQL is built here from the descriptions' fixed identifiers only (checked below); values always
+travel as parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from host_agent.core.config import AgentConfig
+from host_agent.store.desktop_activity import DESKTOP_DATA_COLUMNS, DesktopActivityDatabase
+from host_agent.store.file_changes import FILE_DATA_COLUMNS, FileChangeDatabase
+from host_agent.store.sqlite_store import SQLiteStore
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class SyncedTable:
+    """One synced table. Times are UTC epoch seconds locally and ``timestamptz`` remotely;
+    flags are 0/1 locally and ``boolean`` remotely (the sync connections' codecs convert them)."""
+
+    name: str
+    store: type[SQLiteStore]
+    #: The columns that travel, with the same names on both sides.
+    columns: tuple[str, ...]
+    #: The :class:`AgentConfig` attribute holding the local database's path.
+    config_path: str
+    #: The column telling since when a waiting row waits.
+    waiting_since: str
+    #: What a synced row must also satisfy before retention may delete it.
+    purgeable_when: str = "1"
+
+    def __post_init__(self) -> None:
+        for identifier in (self.name, self.waiting_since, *self.columns):
+            if not _IDENTIFIER.match(identifier):
+                raise ValueError(f"{identifier!r} is not a plain SQL identifier")
+
+    def db_path(self, config: AgentConfig) -> Path:
+        return getattr(config, self.config_path)
+
+    # -- SQLite statements ---------------------------------------------------------------
+
+    def not_held(self, alias: str = "t") -> str:
+        """A row counts as held back only at the revision PostgreSQL refused: once edited, it waits again."""
+        return (
+            f"NOT EXISTS (SELECT 1 FROM sync_held_rows AS h WHERE h.table_name = '{self.name}' "
+            f"AND h.row_id = {alias}.id AND h.revision = {alias}.sync_revision)"
+        )
+
+    def select_waiting_sql(self) -> str:
+        """Waiting rows as COPY records; parameters: host, origin, synced_at, after id, up to id, limit."""
+        cols = ", ".join(f"t.{c}" for c in self.columns)
+        return (
+            f"SELECT t.id, t.sync_revision, ?, ?, {cols}, ? FROM {self.name} AS t "
+            f"WHERE t.synced_at IS NULL AND t.id > ? AND t.id <= ? AND {self.not_held()} "
+            f"ORDER BY t.id LIMIT ?"
+        )
+
+    def waiting_sql(self) -> str:
+        """How many rows wait (held-back rows excluded) and since when the oldest waits."""
+        return (
+            f"SELECT COUNT(*), MIN(t.{self.waiting_since}) FROM {self.name} AS t "
+            f"WHERE t.synced_at IS NULL AND {self.not_held()}"
+        )
+
+    def last_id_sql(self) -> str:
+        return f"SELECT COALESCE(MAX(id), 0) FROM {self.name}"
+
+    def last_synced_sql(self) -> str:
+        return f"SELECT MAX(synced_at) FROM {self.name}"
+
+    def mark_synced_sql(self) -> str:
+        """Parameters: synced_at, id, revision sent. A row edited since it was read keeps waiting."""
+        return f"UPDATE {self.name} SET synced_at = ? WHERE id = ? AND sync_revision = ?"
+
+    def held_rows_sql(self) -> str:
+        """The rows held back at their current revision, oldest id first."""
+        return (
+            f"SELECT h.row_id, h.revision, h.reason, h.held_at FROM sync_held_rows AS h "
+            f"JOIN {self.name} AS t ON t.id = h.row_id AND t.sync_revision = h.revision "
+            f"WHERE h.table_name = '{self.name}' AND t.synced_at IS NULL ORDER BY h.row_id"
+        )
+
+    def release_held_sql(self) -> str:
+        """Forget every held-back mark of this table: the next run tries those rows again."""
+        return f"DELETE FROM sync_held_rows WHERE table_name = '{self.name}'"
+
+    def purge_sql(self) -> str:
+        """Parameters: cutoff (epoch seconds), batch size."""
+        return (
+            f"DELETE FROM {self.name} WHERE id IN (SELECT id FROM {self.name} "
+            f"WHERE synced_at IS NOT NULL AND synced_at < ? AND {self.purgeable_when} LIMIT ?)"
+        )
+
+
+DESKTOP_ACTIVITY_SESSIONS = SyncedTable(
+    name="desktop_activity_sessions",
+    store=DesktopActivityDatabase,
+    columns=(*DESKTOP_DATA_COLUMNS, "created_at", "updated_at"),
+    config_path="desktop_db_path",
+    # A session waits from its last change: closing a synced session makes it wait again.
+    waiting_since="updated_at",
+    # An open session (no end yet) will change again: it stays.
+    purgeable_when="end_time IS NOT NULL",
+)
+
+FILE_CHANGE_EVENTS = SyncedTable(
+    name="file_change_events",
+    store=FileChangeDatabase,
+    columns=(*FILE_DATA_COLUMNS, "created_at"),
+    config_path="file_events_db_path",
+    waiting_since="created_at",
+)
+
+#: Every synced table, in the order a run syncs them.
+SYNCED_TABLES: tuple[SyncedTable, ...] = (DESKTOP_ACTIVITY_SESSIONS, FILE_CHANGE_EVENTS)
+
+
+@dataclass(frozen=True)
+class LocalTable:
+    """A synced table and the local database file holding it."""
+
+    table: SyncedTable
+    db_path: Path
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+
+def local_tables(config: AgentConfig, tables: tuple[SyncedTable, ...] = SYNCED_TABLES) -> list[LocalTable]:
+    """Each synced table with its database file, as the configuration places them."""
+    return [LocalTable(table, table.db_path(config)) for table in tables]
+
+
+def release_held(store: SQLiteStore, table: SyncedTable) -> int:
+    """Forget the held-back marks of ``table`` in an open store; returns how many."""
+    with store.atomic() as conn:
+        return conn.execute(table.release_held_sql()).rowcount
+
+
+def table_named(name: str, tables: tuple[SyncedTable, ...] = SYNCED_TABLES) -> SyncedTable:
+    for table in tables:
+        if table.name == name:
+            return table
+    raise KeyError(f"unknown synced table {name!r} (one of {', '.join(t.name for t in tables)})")

@@ -1,0 +1,384 @@
+"""``SyncManager``: moves waiting rows from the local SQLite stores into PostgreSQL.
+
+Guarantees (see ``README.md``, "How sync works"):
+
+- every row arrives exactly once in effect: rows carry ``(origin_id, local_id)``, PostgreSQL
+  merges on that key, and SQLite marks rows only after PostgreSQL committed;
+- the backlog streams batch by batch (bounded memory), each batch one transaction with COPY;
+- PostgreSQL being away is never fatal: runs fail softly, are journaled locally, and the loop
+  retries with exponential backoff and jitter;
+- a row PostgreSQL refuses is held back with its reason and never blocks the others.
+
+It syncs whatever tables it is given (:class:`~host_agent.store.tables.LocalTable`: a table
+description and its database file); the plan's ``DataSyncManager`` is this class with the plan's
+constructor. Only this layer talks to PostgreSQL for rows, and only the loop here retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+
+import asyncpg
+from reprospective_db import schema as pg_schema
+from reprospective_db.secrets import describe_url, redact
+
+from host_agent.core.errors import StoreError, SyncError
+from host_agent.core.identity import host_identifier as default_host_identifier
+from host_agent.store.journal import SyncJournal
+from host_agent.store.retention import purge_stores
+from host_agent.store.tables import LocalTable
+from host_agent.sync.codecs import register_sync_codecs
+from host_agent.sync.errors import ErrorKind, classify, describe
+from host_agent.sync.lock import SyncLocks
+from host_agent.sync.result import TableResult
+from host_agent.sync.table_sync import TableSync
+
+log = logging.getLogger(__name__)
+
+#: asyncpg pool bounds: the plan's "at most 5 connections". min_size=0 means creating the pool
+#: never connects, so PostgreSQL being down at start-up is not an error.
+POOL_MAX_SIZE = 5
+#: A pooled connection idle this long is closed (a server restart then costs no failed query).
+POOL_IDLE_SECONDS = 60
+
+ProgressCallback = Callable[[str, int, int], None]  # (table_name, rows done, rows waiting at start)
+
+
+class SyncManager:
+    """Syncs the given local tables to PostgreSQL, once (:meth:`sync_all`) or in a loop."""
+
+    def __init__(
+        self,
+        postgres_url: str,
+        tables: Sequence[LocalTable],
+        *,
+        batch_size: int = 5000,
+        sync_interval: float = 300,
+        max_retries: int = 5,
+        retry_backoff_seconds: float = 30,
+        connect_timeout: float = 10,
+        statement_timeout: float = 300,
+        host_identifier: str | None = None,
+        upgrade_schema: bool = True,
+        progress: ProgressCallback | None = None,
+        retention_days: int = 0,
+    ) -> None:
+        if not postgres_url or not postgres_url.startswith(("postgresql://", "postgres://")):
+            raise SyncError("postgres_url must be a postgresql:// URL")
+        if batch_size < 1 or sync_interval <= 0 or max_retries < 0 or retry_backoff_seconds <= 0:
+            raise SyncError("batch_size, sync_interval and retry_backoff_seconds must be positive, max_retries >= 0")
+        if len({t.name for t in tables}) != len(tables):
+            raise SyncError("each table may be given once")
+        self._url = postgres_url
+        self.local_tables = list(tables)
+        self.batch_size = batch_size
+        self.sync_interval = sync_interval
+        self.max_retries = max_retries
+        self.retry_backoff_seconds = retry_backoff_seconds
+        self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
+        self.host_identifier = host_identifier or default_host_identifier()
+        self.upgrade_schema = upgrade_schema
+        self.progress = progress
+        self.retention_days = retention_days  # 0: keep synced rows locally forever
+
+        self._pool: asyncpg.Pool | None = None
+        self._schema_ready = False
+        self._tables: dict[str, TableSync] = {}
+        self._journals: dict[str, SyncJournal] = {}
+        self._run_lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._fatal_logged: set[tuple[str, str]] = set()
+        self.consecutive_failures = 0
+        self.last_results: dict[str, TableResult] = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.target} tables={[t.name for t in self.local_tables]}>"
+
+    @property
+    def target(self) -> str:
+        """The PostgreSQL URL without its password, for messages."""
+        return describe_url(self._url)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def initialize(self) -> None:
+        """Open the local stores and the connection pool. PostgreSQL being down is not an error."""
+        if self._tables:
+            return
+        stores = await asyncio.gather(
+            *(asyncio.to_thread(local.table.store, local.db_path) for local in self.local_tables)
+        )
+        for local, store in zip(self.local_tables, stores, strict=True):
+            self._tables[local.name] = TableSync(local.table, store, self.host_identifier)
+            self._journals[local.name] = SyncJournal(store, local.name)
+        self._pool = await asyncpg.create_pool(
+            self._url,
+            min_size=0,
+            max_size=POOL_MAX_SIZE,
+            timeout=self.connect_timeout,
+            command_timeout=self.statement_timeout,
+            max_inactive_connection_lifetime=POOL_IDLE_SECONDS,
+            init=register_sync_codecs,
+        )
+        try:
+            async with self.connection() as conn:
+                await self._ensure_schema(conn)
+            log.info("PostgreSQL reachable at %s", self.target)
+        except Exception as exc:
+            if classify(exc) is ErrorKind.FATAL:
+                log.error("PostgreSQL at %s: %s", self.target, self._safe(describe(exc)))
+            else:
+                log.warning(
+                    "PostgreSQL unreachable at %s (%s): rows stay in the local databases until it is back",
+                    self.target,
+                    self._safe(describe(exc)),
+                )
+
+    async def close(self) -> None:
+        """Stop the loop, close the pool and the local stores."""
+        await self.stop_sync_loop()
+        if self._pool is not None:
+            try:
+                await asyncio.wait_for(self._pool.close(), timeout=5)
+            except (asyncio.TimeoutError, OSError, asyncpg.InterfaceError):
+                self._pool.terminate()
+            self._pool = None
+        for table in self._tables.values():
+            await asyncio.to_thread(table.store.close)
+        self._tables = {}
+        self._journals = {}
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def start_sync_loop(self) -> asyncio.Task[None]:
+        """Run :meth:`sync_all` every ``sync_interval`` seconds until :meth:`close`."""
+        if self._loop_task is None or self._loop_task.done():
+            self._stop.clear()
+            self._loop_task = asyncio.create_task(self._sync_loop(), name="data-sync-loop")
+        return self._loop_task
+
+    async def stop_sync_loop(self) -> None:
+        self._stop.set()
+        task, self._loop_task = self._loop_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def request_sync(self) -> None:
+        """Wake the loop: sync now rather than at the end of the interval."""
+        self._wake.set()
+
+    async def _sync_loop(self) -> None:
+        retries = 0
+        while not self._stop.is_set():
+            try:
+                results = await self.sync_all()
+            except Exception:  # a bug, not an outage: keep the loop alive and say so once per run
+                log.exception("sync run failed unexpectedly; retrying at the next interval")
+                results = {}
+            transient = any(r.transient_failure for r in results.values())
+            if transient and retries < self.max_retries:
+                retries += 1
+                delay = backoff_delay(retries, self.retry_backoff_seconds, self.sync_interval)
+                log.debug("sync: retry %d/%d in %.1f s", retries, self.max_retries, delay)
+            else:
+                if transient:
+                    log.debug("sync: still failing after %d retries; next attempt in %.0f s", retries, self.sync_interval)
+                retries = 0
+                delay = self.sync_interval
+            await self._sleep(delay)
+
+    async def _sleep(self, delay: float) -> None:
+        self._wake.clear()
+        stop = asyncio.ensure_future(self._stop.wait())
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
+
+    # -- one run -----------------------------------------------------------------------
+
+    async def sync_all(self) -> dict[str, TableResult]:
+        """Sync every table once, draining its backlog. Never raises for PostgreSQL being away."""
+        if not self._tables:
+            await self.initialize()
+        async with self._run_lock, SyncLocks([t.store.db_path for t in self._tables.values()]):
+            results = {}
+            for name in self._tables:
+                results[name] = await self.sync_table(name)
+            if self.retention_days:
+                await self._apply_retention()
+        self._note_outcome(results)
+        self.last_results = results
+        return results
+
+    async def sync_table(self, name: str) -> TableResult:
+        """Sync one table's backlog (up to the newest row present when the run starts)."""
+        table = self._tables[name]
+        result = TableResult(name, started_at=time.time())
+        read_ahead: asyncio.Task[list] | None = None
+        marking: asyncio.Task[None] | None = None
+        try:
+            waiting = await asyncio.to_thread(table.count_waiting) if self.progress else 0
+            upto = await asyncio.to_thread(table.last_id)  # a run is bounded: later rows wait
+            async with self.connection() as conn:
+                await self._ensure_schema(conn)
+                await self._ship_journal(name, conn)
+                read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, 0, self.batch_size, upto))
+                while True:
+                    rows = await read_ahead
+                    read_ahead = None
+                    if not rows:
+                        break
+                    # Read the next batch from SQLite while PostgreSQL writes this one.
+                    read_ahead = asyncio.create_task(
+                        asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto)
+                    )
+                    outcome = await table.write_batch(conn, rows, self.statement_timeout)
+                    # Committed: mark it in SQLite while PostgreSQL takes the next batch.
+                    if marking is not None:
+                        await marking
+                    marking = asyncio.create_task(asyncio.to_thread(table.mark, outcome))
+                    result.records_synced += len(outcome.synced)
+                    result.records_held += len(outcome.held)
+                    for _row, reason in outcome.held:
+                        result.held.append(self._safe(reason))
+                        log.warning("sync: %s row held back: %s", name, result.held[-1])
+                    if self.progress:
+                        self.progress(name, result.records_synced + result.records_held, waiting)
+            self._fatal_logged = {key for key in self._fatal_logged if key[0] != name}
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result.error_kind = classify(exc)
+            result.error = self._safe(describe(exc))
+            if result.error_kind is ErrorKind.FATAL:
+                self._log_fatal(name, result.error, exc)
+            with contextlib.suppress(Exception):
+                result.records_left = await asyncio.to_thread(table.count_waiting)
+        finally:
+            if read_ahead is not None:
+                read_ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await read_ahead
+            if marking is not None:
+                # Always let the marks of a committed batch land (the thread cannot be stopped anyway).
+                try:
+                    await asyncio.shield(marking)
+                except Exception as exc:  # the rows stay waiting and are re-sent, harmlessly
+                    result.error_kind = result.error_kind or ErrorKind.FATAL
+                    result.error = result.error or self._safe(f"marking synced rows failed: {describe(exc)}")
+        result.finish(time.time())
+        if result.worth_logging:
+            await self._journal_result(result)
+        return result
+
+    def _log_fatal(self, name: str, error: str, exc: BaseException) -> None:
+        """A permanent error (a revoked grant, a read-only database) is logged in full once, then
+        in one line per run until that table syncs again."""
+        key = (name, error)
+        if key in self._fatal_logged:
+            log.error("sync: %s still failing: %s", name, error)
+            return
+        self._fatal_logged.add(key)
+        log.error("sync: %s failed: %s", name, error, exc_info=exc)
+
+    async def _apply_retention(self) -> None:
+        stores = [(table.table, table.store) for table in self._tables.values()]
+        try:
+            await asyncio.to_thread(purge_stores, stores, self.retention_days)
+        except StoreError as exc:  # the rows are synced either way; retention tries again next run
+            log.warning("retention: %s", exc)
+
+    def _note_outcome(self, results: dict[str, TableResult]) -> None:
+        """One INFO line per run that moved rows; outage lines are rate-limited to its start and end."""
+        transient = [r for r in results.values() if r.transient_failure]
+        if transient:
+            self.consecutive_failures += 1
+            if self.consecutive_failures == 1:
+                waiting = sum(r.records_left for r in transient)
+                log.warning(
+                    "sync: PostgreSQL unreachable at %s (%s); %d rows stay local and will be retried",
+                    self.target,
+                    transient[0].error,
+                    waiting,
+                )
+            return
+        if self.consecutive_failures:
+            log.info("sync: PostgreSQL reachable again after %d failed runs", self.consecutive_failures)
+            self.consecutive_failures = 0
+        moved = [r for r in results.values() if r.records_synced or r.records_held]
+        if moved:
+            log.info("sync: %s", "; ".join(r.summary() for r in moved))
+
+    async def _journal_result(self, result: TableResult) -> None:
+        """Journal the run locally, then ship the journal to ``sync_logs`` if PostgreSQL is there."""
+        await asyncio.to_thread(self._journals[result.table_name].record, result)
+        if result.transient_failure:
+            return
+        try:
+            async with self.connection() as conn:
+                await self._ship_journal(result.table_name, conn)
+        except Exception as exc:  # stays journaled; shipped by a later run
+            log.debug("sync_logs not written yet (%s); kept in the local journal", self._safe(describe(exc)))
+
+    async def _ship_journal(self, name: str, conn: asyncpg.Connection) -> None:
+        journal = self._journals[name]
+        entries = await asyncio.to_thread(journal.pending)
+        if not entries:
+            return
+        await conn.executemany(
+            "INSERT INTO sync_logs (sync_started_at, sync_completed_at, table_name, records_synced, "
+            "records_failed, status, error_message, host_identifier) "
+            "VALUES (to_timestamp($1), to_timestamp($2), $3, $4, $5, $6, $7, $8)",
+            [(*entry.sync_logs_values(), self.host_identifier) for entry in entries],
+            timeout=self.statement_timeout,
+        )
+        await asyncio.to_thread(journal.forget, [entry.id for entry in entries])
+
+    # -- held-back rows --------------------------------------------------------------------
+
+    def held_rows(self, name: str) -> list[tuple[int, int, str, int]]:
+        """``(row id, revision, reason, held at)`` of the rows of ``name`` held back now."""
+        return [tuple(row) for row in self._tables[name].held_rows()]
+
+    def release_held(self, name: str | None = None) -> int:
+        """Forget held-back marks (of one table, or all) so the next run tries those rows again."""
+        return sum(t.release_held() for n, t in self._tables.items() if name in (None, n))
+
+    # -- PostgreSQL plumbing -----------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def connection(self):
+        """A pooled connection with the sync codecs (timestamps as epoch seconds, flags as 0/1)."""
+        if self._pool is None:
+            raise SyncError("the sync manager is not initialised")
+        async with self._pool.acquire(timeout=self.connect_timeout) as conn:
+            yield conn
+
+    async def _ensure_schema(self, conn: asyncpg.Connection) -> None:
+        if self._schema_ready or not self.upgrade_schema:
+            return
+        await pg_schema.upgrade_schema(conn)
+        self._schema_ready = True
+
+    def _safe(self, text: str) -> str:
+        return redact(text, self._url)
+
+
+def backoff_delay(attempt: int, first: float, cap: float, jitter: Callable[[float, float], float] = random.uniform) -> float:
+    """``first * 2**(attempt-1)``, capped at ``cap``, with ±20 % jitter (so that many agents do
+    not return at the same instant after an outage)."""
+    base = min(first * 2 ** (attempt - 1), cap)
+    return base * jitter(0.8, 1.2)
