@@ -45,11 +45,29 @@ async def test_empty_table_is_filled_from_config_on_first_contact(pg_url, pg, fo
     listing = await source_for(pg_url, folders[:2], data_dir).load()
     assert listing.origin == FROM_POSTGRESQL
     assert listing.directories == tuple(folders[:2])
-    rows = await pg.fetch("SELECT directory_path, enabled, created_by FROM monitored_directories ORDER BY id")
-    assert [(r["directory_path"], r["enabled"], r["created_by"]) for r in rows] == [
-        (str(folders[0]), True, host_identifier()),
-        (str(folders[1]), True, host_identifier()),
+    rows = await pg.fetch(
+        "SELECT directory_path, enabled, host_identifier, created_by FROM monitored_directories ORDER BY id"
+    )
+    assert [tuple(r) for r in rows] == [
+        (str(folders[0]), True, host_identifier(), "agent"),
+        (str(folders[1]), True, host_identifier(), "agent"),
     ]
+
+
+async def test_a_host_watches_its_own_rows_and_the_shared_ones_but_not_another_hosts(pg_url, pg, folders, data_dir):
+    await pg.execute(
+        "INSERT INTO monitored_directories (directory_path, host_identifier) VALUES ($1, NULL), ($2, $4), ($3, 'other_host')",
+        str(folders[0]),
+        str(folders[1]),
+        str(folders[2]),
+        host_identifier(),
+    )
+    listing = await source_for(pg_url, [], data_dir).load()
+    assert listing.directories == (folders[0], folders[1])
+    # a third host sees the shared row only; since a row applies to it, its config.yaml is not copied
+    other = await source_for(pg_url, [folders[2]], data_dir, host="third_host").load()
+    assert other.directories == (folders[0],)
+    assert await pg.fetchval("SELECT count(*) FROM monitored_directories") == 3
 
 
 async def test_a_table_with_rows_is_not_filled_and_only_enabled_rows_count(pg_url, pg, folders, data_dir):

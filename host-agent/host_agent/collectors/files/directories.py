@@ -3,7 +3,8 @@
 The watcher only sees the small :class:`DirectorySource` interface: ``await load()`` returns the
 current list and where it came from. :class:`PostgresDirectories` reads the enabled rows of
 PostgreSQL's ``monitored_directories``; on the first contact with an empty table it copies the
-directories of ``config.yaml`` into it. Every list read from PostgreSQL is kept in a small JSON
+directories of ``config.yaml`` into it.
+A row applies to every host (``host_identifier`` NULL) or to the one host it names. Every list read from PostgreSQL is kept in a small JSON
 file in the data folder, so that when PostgreSQL cannot be reached the watcher goes on with the
 last list it saw, else with ``config.yaml``. Each change of origin is logged once.
 
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 POSTGRES_TIMEOUT = 5.0
 
 CACHE_FILE_NAME = "monitored_directories.json"
+
+#: The rows a host watches: its own, and those for every host (host_identifier NULL).
+FOR_THIS_HOST = "(host_identifier IS NULL OR host_identifier = $1)"
 
 #: Where a list came from.
 FROM_POSTGRESQL = "postgresql"
@@ -89,7 +93,8 @@ class PostgresDirectories:
         config_directories: Iterable[Path],
         cache_path: Path,
         *,
-        created_by: str | None = None,
+        host: str | None = None,
+        created_by: str = "agent",
         timeout: float = POSTGRES_TIMEOUT,
     ) -> None:
         self._url = postgres_url
@@ -97,7 +102,8 @@ class PostgresDirectories:
             config_directories, where="config.yaml filesystem_watcher.monitored_directories"
         )
         self.cache_path = Path(cache_path)
-        self.created_by = created_by or host_identifier()
+        self.host = host or host_identifier()
+        self.created_by = created_by
         self.timeout = timeout
         self._seed_checked = False
         self._origin: str | None = None
@@ -124,16 +130,21 @@ class PostgresDirectories:
                 await self._seed_from_config(conn)
                 self._seed_checked = True
             rows = await conn.fetch(
-                "SELECT directory_path FROM monitored_directories WHERE enabled ORDER BY id", timeout=self.timeout
+                f"SELECT directory_path FROM monitored_directories WHERE enabled AND {FOR_THIS_HOST} ORDER BY id",
+                self.host,
+                timeout=self.timeout,
             )
         finally:
             await conn.close(timeout=self.timeout)
         return normalise((row["directory_path"] for row in rows), where="PostgreSQL monitored_directories")
 
     async def _seed_from_config(self, conn: asyncpg.Connection) -> None:
-        """On the first contact with an empty table, copy ``config.yaml``'s directories into it."""
+        """On the first contact, when no row applies to this host, copy ``config.yaml``'s
+        directories into the table as this host's own."""
         async with conn.transaction():
-            count = await conn.fetchval("SELECT count(*) FROM monitored_directories", timeout=self.timeout)
+            count = await conn.fetchval(
+                f"SELECT count(*) FROM monitored_directories WHERE {FOR_THIS_HOST}", self.host, timeout=self.timeout
+            )
             if count or not self.config_directories:
                 return
             rows = []
@@ -144,14 +155,14 @@ class PostgresDirectories:
                 except UnicodeEncodeError:
                     log.warning("config.yaml: %r is not valid UTF-8 and cannot be stored in PostgreSQL", text)
                     continue
-                rows.append((text, self.created_by))
+                rows.append((text, self.host, self.created_by))
             await conn.executemany(
-                "INSERT INTO monitored_directories (directory_path, enabled, created_by, updated_by) "
-                "VALUES ($1, TRUE, $2, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO monitored_directories (directory_path, host_identifier, enabled, created_by, updated_by) "
+                "VALUES ($1, $2, TRUE, $3, $3) ON CONFLICT DO NOTHING",
                 rows,
                 timeout=self.timeout,
             )
-        log.info("monitored_directories was empty: copied %d directories from config.yaml", len(rows))
+        log.info("no monitored directory in PostgreSQL for this host: copied %d from config.yaml", len(rows))
 
     async def _fallback(self, exc: BaseException) -> DirectoryList:
         reason = redact(str(exc) or type(exc).__name__, self._url)
