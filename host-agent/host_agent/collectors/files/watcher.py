@@ -17,9 +17,13 @@ The kernel queue holds ``fs.inotify.max_queued_events`` events. Only the event t
 asked for (``event_filter``), which keeps a 20,000-file burst within it (docs/benchmarks.md); if it
 still overflows, watchdog logs "Inotify queue overflowed" (and re-adds its watches) but tells no
 handler, so a logging handler catches that line and the watcher rescans once the burst is over:
-a new :class:`DirectorySnapshot` of each tree is diffed with the one taken when the tree started
-being watched (or at the last rescan), and the differences no event reported are recorded. The
-reference snapshots cost memory, about 38 MB per 100,000 files (excluded folders are not walked).
+:meth:`WatchedTrees.rescan` diffs each tree with its reference snapshot, and the differences no
+event reported are recorded.
+
+The watcher sets two process-wide things while it runs, and puts both back when it stops: a
+warnings filter for watchdog's harmless "Callback with id ... already exists" (a new folder's watch
+is registered both from its creation event and from the walk of its parent), and the level of
+watchdog's inotify logger, whose WARNING line is the only sign of an overflow.
 """
 
 from __future__ import annotations
@@ -27,12 +31,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import sqlite3
 import stat
 import threading
 import time
-import warnings
 from pathlib import Path
 
 from watchdog.events import (
@@ -44,11 +46,11 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.utils.dirsnapshot import DirectorySnapshot
 
-from host_agent.collectors.files import tree_rescan, watch_checks
 from host_agent.collectors.files.event_buffer import EventBuffer
 from host_agent.collectors.files.file_events import ProjectResolver, build_row, stat_path
+from host_agent.collectors.files.path_filter import PathFilter
+from host_agent.collectors.files.watchdog_hooks import duplicate_callback_warnings_ignored, overflow_alarm
 from host_agent.collectors.base import CollectorContext
 from host_agent.collectors.files.directories import DirectoryList, DirectorySource
 from host_agent.collectors.files.watched_trees import Root, WatchedTrees, shown
@@ -63,10 +65,6 @@ log = logging.getLogger(__name__)
 EVENT_FILTER = [FileCreatedEvent, FileModifiedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent]
 _KINDS = {FileCreatedEvent: "created", FileModifiedEvent: "modified", FileDeletedEvent: "deleted"}
 
-#: The logger and message by which watchdog reports a kernel queue overflow (watchdog 4 to 7).
-OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
-OVERFLOW_MESSAGE = "Inotify queue overflowed"
-
 #: Most rows per SQLite transaction; a burst is written in several short transactions.
 MAX_ROWS_PER_TRANSACTION = 5000
 #: A rescan waits until no event arrived for this long (the burst is over), at most QUIET_MAX.
@@ -74,10 +72,6 @@ QUIET_SECONDS = 0.5
 QUIET_MAX_SECONDS = 10.0
 #: Paths remembered for duplicate checks before a rescan takes a new reference and forgets them.
 MAX_KNOWN_PATHS = 200_000
-
-
-class _Closing(Exception):
-    """Raised inside a folder walk to cut it short when the watcher stops."""
 
 
 class _RootHandler(FileSystemEventHandler):
@@ -90,18 +84,6 @@ class _RootHandler(FileSystemEventHandler):
         except Exception as exc:
             # An exception here would end watchdog's dispatch thread, and with it all recording.
             self.watcher._event_failed(event, exc)
-
-
-class _OverflowAlarm(logging.Handler):
-    """Calls back when watchdog logs that the kernel's inotify queue overflowed."""
-
-    def __init__(self, callback) -> None:
-        super().__init__(logging.WARNING)
-        self.callback = callback
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if str(record.msg).startswith(OVERFLOW_MESSAGE):
-            self.callback()
 
 
 class FileSystemWatcher:
@@ -119,7 +101,7 @@ class FileSystemWatcher:
         self.db_path = Path(db_path)
         self.settings = settings
         self.data_dir = os.fspath(data_dir) if data_dir is not None else None  # links resolved in run()
-        self._excludes = [re.compile(p) for p in settings.exclude_patterns]
+        self.paths = PathFilter(settings.exclude_patterns, self.data_dir)
         self.projects = ProjectResolver()
         self.buffer = EventBuffer(
             coalesce_seconds=settings.coalesce_seconds,
@@ -134,10 +116,7 @@ class FileSystemWatcher:
         self._overflowed = threading.Event()
         self._last_event = time.monotonic()
         self.trees = WatchedTrees(
-            data_dir=self.data_dir,
-            event_filter=EVENT_FILTER,
-            make_handler=lambda root: _RootHandler(self, root),
-            take_snapshot=self._snapshot,
+            paths=self.paths, event_filter=EVENT_FILTER, make_handler=lambda root: _RootHandler(self, root)
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -148,16 +127,13 @@ class FileSystemWatcher:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         if self.data_dir is not None:
-            self.data_dir = self.trees.data_dir = os.path.realpath(self.data_dir)
+            self.data_dir = self.paths.data_dir = os.path.realpath(self.data_dir)
         db = await asyncio.to_thread(FileChangeDatabase, self.db_path)
-        # watchdog warns when a new folder gets its watch both from its creation event and from the
-        # walk of its parent; the second registration replaces the first with the same callback.
-        warnings.filterwarnings("ignore", message="Callback with id .* already exists", category=RuntimeWarning)
-        alarm = _OverflowAlarm(self._on_overflow)
-        watchdog_log = logging.getLogger(OVERFLOW_LOGGER)
-        if not watchdog_log.isEnabledFor(logging.WARNING):
-            watchdog_log.setLevel(logging.WARNING)  # the overflow warning is how an overflow is seen
-        watchdog_log.addHandler(alarm)
+        with duplicate_callback_warnings_ignored(), overflow_alarm(self._on_overflow):
+            await self._run(db, stop)
+
+    async def _run(self, db: FileChangeDatabase, stop: asyncio.Event) -> None:
+        assert self._wake is not None
         refresher = rescan = relay = None
         try:
             try:
@@ -190,7 +166,6 @@ class FileSystemWatcher:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._flush(db)  # first what is buffered: stopping may wait for a folder walk
             await asyncio.to_thread(self.trees.stop)
-            watchdog_log.removeHandler(alarm)
             await self._flush(db, final=True)
             await asyncio.to_thread(db.close)
             log.info("filesystem watcher stopped: %d rows written", self.rows_written)
@@ -276,13 +251,7 @@ class FileSystemWatcher:
                       event.event_type, shown(os.fsdecode(event.src_path)), exc_info=exc)
 
     def recordable(self, path: str, root: str) -> bool:
-        """Inside ``root``, not excluded, not in the agent's data folder."""
-        if not path.startswith(root.rstrip("/") + "/"):
-            return False
-        if self.data_dir is not None and watch_checks.is_within(path, self.data_dir):
-            return False
-        relative = os.path.relpath(path, root)
-        return not any(pattern.search(relative) for pattern in self._excludes)
+        return self.paths.recordable(path, root)
 
     def _record(self, kind: str, path: str, root: str, *, old_path: str | None = None, wall: float | None = None) -> None:
         st = None if kind == "deleted" else stat_path(path)
@@ -328,41 +297,20 @@ class FileSystemWatcher:
 
     def rescan(self) -> int:
         """Diff each tree with its reference snapshot; record what events missed. Returns the count."""
-        found = 0
         started = time.monotonic()
-        with self.trees.lock:
-            for root in list(self.roots.values()):
-                if self.trees.closing:
-                    break
-                new = self._snapshot(root.path)
-                if root.snapshot is not None and new is not None:
-                    changes = tree_rescan.missed_changes(
-                        new - root.snapshot,
-                        self.buffer.known,
-                        lambda path, r=root.path: self.recordable(path, r),
-                        lambda path: st.st_mtime if (st := stat_path(path)) else None,
-                    )
-                    now = time.time()
-                    for kind, path, old_path in changes:
-                        self._record(kind, path, root.path, old_path=old_path, wall=now)
-                    found += len(changes)
-                root.snapshot = new
+        found = 0
+        for root, changes in self.trees.rescan(self.buffer.known, _mtime):
+            now = time.time()
+            for kind, path, old_path in changes:
+                self._record(kind, path, root, old_path=old_path, wall=now)
+            found += len(changes)
         self.buffer.forget_before(started)
         return found
 
-    def _snapshot(self, root: str) -> DirectorySnapshot | None:
-        def enter(folder: str) -> bool:
-            if self.trees.closing:
-                raise _Closing
-            return self.recordable(folder, root)
 
-        try:
-            return tree_rescan.take_snapshot(root, enter)
-        except _Closing:
-            return None
-        except OSError as exc:
-            log.warning("cannot take a snapshot of %s for rescans: %s", shown(root), exc)
-            return None
+def _mtime(path: str) -> float | None:
+    st = stat_path(path)
+    return st.st_mtime if st is not None else None
 
 
 def _save(db: FileChangeDatabase, rows: list[dict]) -> int:
