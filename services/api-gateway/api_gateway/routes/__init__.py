@@ -1,0 +1,1 @@
+"""HTTP routes: one module per resource; ``pages`` holds the server-rendered dashboard."""

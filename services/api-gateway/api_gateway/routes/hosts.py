@@ -1,0 +1,17 @@
+"""``GET /api/v1/hosts``: every host that ever synced."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from api_gateway import hosts
+from api_gateway.auth import Principal, api_reader
+from api_gateway.routes.common import now
+
+router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
+
+
+@router.get("", summary="hosts: origins, first and last seen, rows per table, last sync, sync lag")
+async def list_hosts(request: Request, _: Principal = Depends(api_reader)):
+    async with request.app.state.pool.acquire() as conn:
+        return await hosts.list_hosts(conn, now(request))

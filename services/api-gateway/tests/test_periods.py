@@ -1,0 +1,81 @@
+"""Pure period rules: days, weeks and months of the viewer's zone, and sessions clipped at their edges."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from api_gateway.params import local_midnight
+from api_gateway.periods import periods_between, split_by_period
+from api_gateway.timeline import Session, lanes, merge_short
+
+UTC = ZoneInfo("UTC")
+
+
+def u(*args):
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def test_a_session_crossing_midnight_counts_its_part_to_each_day():
+    days = periods_between(u(2026, 11, 29), u(2026, 12, 1), "day", UTC)
+    assert split_by_period(u(2026, 11, 29, 23, 50), u(2026, 11, 30, 0, 20), days) == {"2026-11-29": 600,
+                                                                                   "2026-11-30": 1200}
+
+
+def test_midnight_is_the_viewers_midnight():
+    tokyo = ZoneInfo("Asia/Tokyo")
+    days = periods_between(local_midnight(datetime(2026, 11, 29).date(), tokyo),
+                           local_midnight(datetime(2026, 12, 1).date(), tokyo), "day", tokyo)
+    # 14:50–15:20 UTC is 23:50–00:20 in Tokyo.
+    assert split_by_period(u(2026, 11, 29, 14, 50), u(2026, 11, 29, 15, 20), days) == {"2026-11-29": 600,
+                                                                                    "2026-11-30": 1200}
+
+
+def test_a_quarter_hour_offset_zone_cuts_at_its_own_midnight():
+    kathmandu = ZoneInfo("Asia/Kathmandu")  # UTC+05:45
+    days = periods_between(u(2026, 11, 28), u(2026, 12, 2), "day", kathmandu)
+    assert days[0].label == "2026-11-28" and days[0].start == u(2026, 11, 28)  # clipped to the range
+    assert days[1].label == "2026-11-29" and days[1].start == u(2026, 11, 28, 18, 15)
+
+
+def test_weeks_start_on_monday_and_months_on_the_first_and_are_clipped_to_the_range():
+    weeks = periods_between(u(2026, 11, 25), u(2026, 12, 10), "week", UTC)
+    assert [(w.label, w.start, w.end) for w in weeks] == [
+        ("2026-W48", u(2026, 11, 25), u(2026, 11, 30)), ("2026-W49", u(2026, 11, 30), u(2026, 12, 7)),
+        ("2026-W50", u(2026, 12, 7), u(2026, 12, 10)),
+    ]
+    months = periods_between(u(2026, 11, 15), u(2027, 1, 5), "month", UTC)
+    assert [m.label for m in months] == ["2026-11", "2026-12", "2027-01"]
+
+
+def test_a_dst_day_is_23_hours_long():
+    paris = ZoneInfo("Europe/Paris")
+    days = periods_between(u(2026, 3, 28, 23), u(2026, 3, 29, 22), "day", paris)
+    assert [(d.label, d.end - d.start) for d in days] == [("2026-03-29", timedelta(hours=23))]
+
+
+def _s(i, start, seconds, app="Emacs", host="a"):
+    return Session(i, host, app, f"title {i}", start, start + timedelta(seconds=seconds))
+
+
+def test_runs_of_short_sessions_merge_into_one_segment_named_for_the_main_application():
+    t = u(2026, 11, 30, 9)
+    sessions = [_s(1, t, 600), _s(2, t + timedelta(seconds=600), 5, "Firefox"), _s(3, t + timedelta(seconds=605), 10),
+                _s(4, t + timedelta(seconds=615), 20), _s(5, t + timedelta(seconds=635), 900, "Firefox")]
+    segments = merge_short(sessions, 60, timedelta(minutes=5))
+    assert [(s.application, s.count) for s in segments] == [("Emacs", 1), ("Emacs", 3), ("Firefox", 1)]
+    assert segments[1].as_json()["title"] is None and segments[0].as_json()["title"] == "title 1"
+
+
+def test_short_sessions_far_apart_stay_separate():
+    t = u(2026, 11, 30, 9)
+    segments = merge_short([_s(1, t, 5), _s(2, t + timedelta(hours=1), 5)], 60, timedelta(minutes=5))
+    assert [s.count for s in segments] == [1, 1]
+
+
+def test_lanes_are_per_host_and_clip_sessions_to_the_day():
+    day = u(2026, 11, 30)
+    result = lanes([_s(1, day - timedelta(minutes=10), 1200, host="b"), _s(2, day + timedelta(hours=1), 300, host="a")],
+                   day, day + timedelta(days=1))
+    assert list(result) == ["a", "b"]
+    assert (result["b"][0].start, result["b"][0].end) == (day, day + timedelta(minutes=10))
