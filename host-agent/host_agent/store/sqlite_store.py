@@ -8,6 +8,7 @@ writes, without "database is locked".
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -110,7 +111,11 @@ class SQLiteStore:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may already have rolled back by itself (SQLITE_FULL, SQLITE_IOERR): a
+                # ROLLBACK then fails with "no transaction is active" and would hide the cause.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
             else:
                 conn.execute("COMMIT")

@@ -227,36 +227,13 @@ class SyncManager:
         """Sync one table's backlog (up to the newest row present when the run starts)."""
         table = self._tables[name]
         result = TableResult(name, started_at=time.time())
-        read_ahead: asyncio.Task[list] | None = None
-        marking: asyncio.Task[None] | None = None
         try:
             waiting = await asyncio.to_thread(table.count_waiting) if self.progress else 0
             upto = await asyncio.to_thread(table.last_id)  # a run is bounded: later rows wait
             async with self.connection() as conn:
                 await self._ensure_schema(conn)
                 await self._ship_journal(name, conn)
-                read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, 0, self.batch_size, upto))
-                while True:
-                    rows = await read_ahead
-                    read_ahead = None
-                    if not rows:
-                        break
-                    # Read the next batch from SQLite while PostgreSQL writes this one.
-                    read_ahead = asyncio.create_task(
-                        asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto)
-                    )
-                    outcome = await table.write_batch(conn, rows, self.statement_timeout)
-                    # Committed: mark it in SQLite while PostgreSQL takes the next batch.
-                    if marking is not None:
-                        await marking
-                    marking = asyncio.create_task(asyncio.to_thread(table.mark, outcome))
-                    result.records_synced += len(outcome.synced)
-                    result.records_held += len(outcome.held)
-                    for _row, reason in outcome.held:
-                        result.held.append(self._safe(reason))
-                        log.warning("sync: %s row held back: %s", name, result.held[-1])
-                    if self.progress:
-                        self.progress(name, result.records_synced + result.records_held, waiting)
+                await self._drain(table, conn, upto, result, waiting)
             self._fatal_logged = {key for key in self._fatal_logged if key[0] != name}
         except asyncio.CancelledError:
             raise
@@ -267,6 +244,32 @@ class SyncManager:
                 self._log_fatal(name, result.error, exc)
             with contextlib.suppress(Exception):
                 result.records_left = await asyncio.to_thread(table.count_waiting)
+        result.finish(time.time())
+        if result.worth_logging:
+            await self._journal_result(result)
+        return result
+
+    async def _drain(self, table: TableSync, conn: asyncpg.Connection, upto: int, result: TableResult, waiting: int) -> None:
+        """The batch pipeline: while PostgreSQL writes one batch, the next is read from SQLite and
+        the previous one (committed) is marked synced."""
+        read_ahead: asyncio.Task[list] | None = None
+        marking: asyncio.Task[None] | None = None
+        try:
+            read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, 0, self.batch_size, upto))
+            while rows := await read_ahead:
+                read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto))
+                outcome = await table.write_batch(conn, rows, self.statement_timeout)
+                if marking is not None:
+                    await marking
+                marking = asyncio.create_task(asyncio.to_thread(table.mark, outcome))
+                result.records_synced += len(outcome.synced)
+                result.records_held += len(outcome.held)
+                for _row, reason in outcome.held:
+                    result.held.append(self._safe(reason))
+                    log.warning("sync: %s row held back: %s", table.name, result.held[-1])
+                if self.progress:
+                    self.progress(table.name, result.records_synced + result.records_held, waiting)
+            read_ahead = None
         finally:
             if read_ahead is not None:
                 read_ahead.cancel()
@@ -279,10 +282,7 @@ class SyncManager:
                 except Exception as exc:  # the rows stay waiting and are re-sent, harmlessly
                     result.error_kind = result.error_kind or ErrorKind.FATAL
                     result.error = result.error or self._safe(f"marking synced rows failed: {describe(exc)}")
-        result.finish(time.time())
-        if result.worth_logging:
-            await self._journal_result(result)
-        return result
+                    log.error("sync: %s: %s", table.name, result.error)
 
     def _log_fatal(self, name: str, error: str, exc: BaseException) -> None:
         """A permanent error (a revoked grant, a read-only database) is logged in full once, then

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from host_agent.core.config import load_config
 from host_agent.core.errors import ConfigError
 
@@ -70,6 +71,9 @@ def test_reprospective_config_names_the_file_when_no_flag_does(tmp_path):
         ("filesystem_watcher:\n  symlinks:\n    follow: true\n", "filesystem_watcher.symlinks.follow"),
         ("- just\n- a list\n", "must hold a mapping of sections"),
         ("data_sync: [\n", "is not valid YAML at line"),
+        ("desktop_monitor:\n  backend: wayland\n", "desktop_monitor.backend: Input should be 'auto' or 'x11'"),
+        ("data_sync:\n  interval_seconds: 1e400\n", "data_sync.interval_seconds: Input should be a finite number"),
+        ("data_sync:\n  retry_backoff_seconds: .nan\n", "data_sync.retry_backoff_seconds: Input should be a finite number"),
     ],
 )
 def test_a_bad_config_is_reported_with_the_file_and_the_key(tmp_path, text, expected):
@@ -102,3 +106,13 @@ def test_the_agent_does_not_start_on_a_bad_config(tmp_path):
     assert done.returncode == 2
     assert "data_sync.enabled" in done.stderr and str(path) in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_loaded_config_is_frozen_and_every_path_in_it_is_absolute(tmp_path):
+    path = write(tmp_path / "config.yaml", "agent:\n  data_dir: data\nfilesystem_watcher:\n  monitored_directories: [src]\n")
+    config = load_config(path, environ={})
+    assert config.data_dir == tmp_path / "data"
+    assert config.file_events_db_path == tmp_path / "data" / "file_changes.db"
+    assert config.filesystem_watcher.monitored_directories == [tmp_path / "src"]
+    with pytest.raises(ValidationError):
+        config.data_sync.interval_seconds = 1
