@@ -29,6 +29,7 @@ from tests.collectors.fs_harness import (
     wait_for,
     wait_for_rows,
 )
+from tests.support.unprivileged import NOBODY, run_as_nobody
 
 
 @pytest.fixture
@@ -489,28 +490,23 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: it makes folders 'nobody' cannot read, then runs as 'nobody'")
 def test_unreadable_folders_get_one_warning_each_and_the_rest_is_watched():
     """Run as 'nobody' (root reads everything): a locked monitored folder, a locked subfolder."""
-    nobody = 65534
     base = Path(tempfile.mkdtemp(prefix="fsw-perm-"))
     try:
         os.chmod(base, 0o755)
         locked, readable, data = base / "locked", base / "readable", base / "data"
         for folder, mode in ((locked, 0o700), (readable, 0o755), (data, 0o700)):
             folder.mkdir(mode=mode)
-        os.chown(readable, nobody, nobody)
-        os.chown(data, nobody, nobody)
+        os.chown(readable, NOBODY, NOBODY)
+        os.chown(data, NOBODY, NOBODY)
         (readable / "private").mkdir(mode=0o700)  # owned by root: closed to nobody
-        run = subprocess.run(
-            ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups",
-             sys.executable, "-c", UNPRIVILEGED, locked, readable, data],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=Path(__file__).parents[2],
-        )
-        if run.returncode != 0 and "setpriv" in run.stderr:
-            pytest.skip(f"cannot run as nobody: {run.stderr.strip()}")
+        run = run_as_nobody(
+            UNPRIVILEGED, str(locked), str(readable), str(data),
+            imports=["host_agent.collectors.files.directories", "tests.collectors.fs_harness"],
+            workdir=base,
+        )  # fmt: skip
         assert run.returncode == 0, run.stderr
         result = json.loads(run.stdout.strip().splitlines()[-1])
     finally:
