@@ -16,6 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from reprospective_db.errors import DatabaseError
+from reprospective_db.secrets import password_of, url_without_password
+
 from host_agent import __version__
 from host_agent.core.config import CONFIG_ENV, AgentConfig, default_config_path, load_config
 from host_agent.core.errors import AgentError, AlreadyRunningError, ConfigError
@@ -48,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    _add_agent_commands(commands, common, as_json)
+    _add_db_commands(commands, common)
+    return parser
 
+
+def _add_agent_commands(commands: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
     def add(name: str, help: str, parents: Sequence[argparse.ArgumentParser] = (common,), **kw: Any):
         return commands.add_parser(name, parents=list(parents), help=help, description=kw.pop("description", help), **kw)
 
@@ -72,24 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument("--force", action="store_true", help="replace an existing, different unit")
     service.add_argument("--print", action="store_true", help="print the unit instead of writing it")
 
+
+def _add_db_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     db = commands.add_parser("db", help="the local PostgreSQL: start, stop, url, psql, reset",
                              description="Manage the embedded PostgreSQL cluster, or reach the configured server.")  # fmt: skip
-    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
-    db_commands.required = True
-    db_add = lambda name, help: db_commands.add_parser(name, parents=[common], help=help, description=help)  # noqa: E731
-    db_add("start", "start the embedded cluster (created on first use)")
-    db_add("stop", "stop the embedded cluster").add_argument(
-        "--force", action="store_true", help="even while the agent runs"
-    )
-    db_add("url", "print the PostgreSQL URL, without its password")
-    db_add("kind", "print 'embedded' or 'external'")
-    db_add("psql", "run psql against the configured PostgreSQL (password via PGPASSWORD)").add_argument(
+    actions = db.add_subparsers(dest="db_command", metavar="ACTION")
+    actions.required = True
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, parents=[common], help=help, description=help)
+
+    add("start", "start the embedded cluster (created on first use)")
+    add("stop", "stop the embedded cluster").add_argument("--force", action="store_true", help="even while the agent runs")
+    add("url", "print the PostgreSQL URL, without its password")
+    add("kind", "print 'embedded' or 'external'")
+    add("psql", "run psql against the configured PostgreSQL (password via PGPASSWORD)").add_argument(
         "psql_args", nargs=argparse.REMAINDER, help="arguments for psql, after --"
     )
-    db_add("reset", "drop Reprospective's tables and create them again (all PostgreSQL data is lost)").add_argument(
+    add("reset", "drop Reprospective's tables and create them again (all PostgreSQL data is lost)").add_argument(
         "--yes", action="store_true", help="confirm: required"
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AgentNotRunningError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_NOT_RUNNING
-    except AgentError as exc:
+    except (AgentError, DatabaseError) as exc:  # DatabaseError: the shared cluster and schema code
         if args.command == "run":
             log.error("%s", exc)
         else:
@@ -262,7 +272,7 @@ def _db_start(config: AgentConfig, args: argparse.Namespace) -> int:
     from host_agent.ops import postgres
 
     url, started = postgres.start_embedded(config)
-    print(f"embedded PostgreSQL {'started' if started else 'already running'}: {postgres.url_without_password(url)}")
+    print(f"embedded PostgreSQL {'started' if started else 'already running'}: {url_without_password(url)}")
     return EXIT_OK
 
 
@@ -278,8 +288,8 @@ def _db_url(config: AgentConfig, args: argparse.Namespace) -> int:
     from host_agent.ops import postgres
 
     url = postgres.require_url(config)
-    print(postgres.url_without_password(url))
-    if postgres.password_of(url):
+    print(url_without_password(url))
+    if password_of(url):
         print("(password not shown: tools read it from PGPASSWORD or ~/.pgpass)", file=sys.stderr)
     return EXIT_OK
 
