@@ -1,0 +1,195 @@
+"""Searching sessions and file changes, summaries clipped at the viewer's edges, the timeline,
+hosts and sync status: against real rows in PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from conftest import NOW, utc
+
+
+async def test_sessions_are_filtered_by_range_host_application_and_text(api, seed):
+    await seed.session(utc(2026, 11, 30, 9), utc(2026, 11, 30, 9, 30), app="Emacs", title="api_gateway/app.py")
+    await seed.session(utc(2026, 11, 30, 10), utc(2026, 11, 30, 10, 5), app="Firefox", title="Docs 100% _done_")
+    await seed.session(utc(2026, 11, 30, 11), utc(2026, 11, 30, 11, 5), app="Firefox", title="mail", host="desk_you")
+    await seed.session(utc(2026, 11, 20, 11), utc(2026, 11, 20, 11, 5), app="Emacs", title="old")
+
+    async def titles(**params):
+        response = await api.get("/api/v1/activities/sessions", params={"start": "2026-11-30", "end": "2026-11-30"} | params)
+        assert response.status_code == 200, response.text
+        return [s["window_title"] for s in response.json()["items"]]
+
+    assert await titles() == ["mail", "Docs 100% _done_", "api_gateway/app.py"]  # newest first
+    assert await titles(host="desk_you") == ["mail"]
+    assert await titles(application="Emacs") == ["api_gateway/app.py"]
+    assert await titles(q="100%") == ["Docs 100% _done_"]  # % is literal, not a wildcard
+    assert await titles(q="Y/A") == ["api_gateway/app.py"]  # any case
+    assert await titles(q="_d") == ["Docs 100% _done_"]
+    assert await titles(start="2026-11-01") == ["mail", "Docs 100% _done_", "api_gateway/app.py", "old"]
+
+
+async def test_keyset_pages_visit_every_session_once_even_with_equal_start_times(api, seed):
+    ids = set()
+    for i in range(23):
+        start = utc(2026, 11, 30, 8) + timedelta(minutes=i // 3)  # three sessions share each start time
+        ids.add(await seed.session(start, start + timedelta(seconds=30), title=f"s{i}"))
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"start": "2026-11-30", "end": "2026-11-30", "limit": 5} | ({"cursor": cursor} if cursor else {})
+        body = (await api.get("/api/v1/activities/sessions", params=params)).json()
+        seen += [s["id"] for s in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert pages == 5 and len(seen) == 23 and set(seen) == ids
+
+
+async def test_file_events_are_filtered_and_paged(api, seed):
+    await seed.file_event(utc(2026, 11, 30, 9), "/home/me/src/repro/a.py", event_type="created")
+    await seed.file_event(utc(2026, 11, 30, 9, 1), "/home/me/src/repro/README.MD")
+    await seed.file_event(utc(2026, 11, 30, 9, 2), "/home/me/src/other/b.py", project="other", host="desk_you")
+
+    async def paths(**params):
+        response = await api.get("/api/v1/activities/file-events", params={"start": "2026-11-30"} | params)
+        assert response.status_code == 200, response.text
+        return [f["file_path"].rsplit("/", 1)[-1] for f in response.json()["items"]]
+
+    assert await paths() == ["b.py", "README.MD", "a.py"]
+    assert await paths(project="repro") == ["README.MD", "a.py"]
+    assert await paths(extension=".md") == ["README.MD"]
+    assert await paths(event_type="created") == ["a.py"]
+    assert await paths(host="desk_you") == ["b.py"]
+    assert await paths(q="/other/") == ["b.py"]
+    first = (await api.get("/api/v1/activities/file-events", params={"start": "2026-11-30", "limit": 2})).json()
+    rest = (await api.get("/api/v1/activities/file-events", params={"start": "2026-11-30", "limit": 2,
+                                                                      "cursor": first["next_cursor"]})).json()
+    assert [f["file_name"] for f in first["items"] + rest["items"]] == ["b.py", "README.MD", "a.py"]
+    assert rest["next_cursor"] is None
+
+
+@pytest.mark.parametrize("path, params, parameter", [
+    ("/api/v1/activities/sessions", {"limit": 0}, "limit"),
+    ("/api/v1/activities/sessions", {"limit": 1001}, "limit"),
+    ("/api/v1/activities/sessions", {"limit": "many"}, "limit"),
+    ("/api/v1/activities/sessions", {"cursor": "garbage!"}, "cursor"),
+    ("/api/v1/activities/sessions", {"tz": "Nowhere/Special"}, "tz"),
+    ("/api/v1/activities/sessions", {"start": "2026-02-30"}, "start"),
+    ("/api/v1/activities/sessions", {"start": "2026-11-30", "end": "2026-11-01"}, "end"),
+    ("/api/v1/activities/sessions", {"q": "a\x00b"}, "q"),
+    ("/api/v1/activities/file-events", {"event_type": "renamed"}, "event_type"),
+    ("/api/v1/activities/summary", {"period": "year"}, "period"),
+    ("/api/v1/activities/summary", {"group_by": "title"}, "group_by"),
+    ("/api/v1/activities/timeline", {"date": "30/11/2026"}, "date"),
+    ("/api/v1/sync/status", {"tz": "Europe/Nowhere"}, "tz"),
+    ("/api/v1/export/sessions.csv", {"end": "soon"}, "end"),
+])
+async def test_bad_parameters_are_422_naming_the_parameter(api, path, params, parameter):
+    response = await api.get(path, params=params)
+    assert response.status_code == 422, response.text
+    assert [item["parameter"] for item in response.json()["detail"]] == [parameter]
+
+
+async def test_a_session_crossing_midnight_counts_ten_minutes_to_each_day(api, seed):
+    await seed.session(utc(2026, 11, 29, 23, 50), utc(2026, 11, 30, 0, 10), app="Emacs")
+    body = (await api.get("/api/v1/activities/summary", params={"period": "day", "start": "2026-11-29",
+                                                                "end": "2026-11-30"})).json()
+    assert [(p["label"], p["active_seconds"], p["groups"][0]["key"]) for p in body["periods"]] == [
+        ("2026-11-29", 600.0, "Emacs"), ("2026-11-30", 600.0, "Emacs")]
+
+
+async def test_days_are_the_viewers_days(api, seed):
+    # 14:50–15:20 UTC is 23:50–00:20 in Tokyo: split 10 / 20 minutes there, all on the 29th in UTC.
+    await seed.session(utc(2026, 11, 29, 14, 50), utc(2026, 11, 29, 15, 20))
+    tokyo = (await api.get("/api/v1/activities/summary", params={"start": "2026-11-29", "end": "2026-11-30",
+                                                                 "tz": "Asia/Tokyo"})).json()
+    assert [p["active_seconds"] for p in tokyo["periods"]] == [600.0, 1200.0]
+    in_utc = (await api.get("/api/v1/activities/summary", params={"start": "2026-11-29", "end": "2026-11-30"})).json()
+    assert [p["active_seconds"] for p in in_utc["periods"]] == [1800.0, 0.0]
+
+
+async def test_summary_groups_by_application_host_project_and_extension(api, seed):
+    await seed.session(utc(2026, 11, 30, 9), utc(2026, 11, 30, 10), app="Emacs")
+    await seed.session(utc(2026, 11, 30, 10), utc(2026, 11, 30, 10, 30), app="Firefox", host="desk_you")
+    await seed.session(utc(2026, 11, 30, 11), utc(2026, 11, 30, 11, 15), app="Emacs", host="desk_you")
+    await seed.file_event(utc(2026, 11, 30, 9), "/p/a.py")
+    await seed.file_event(utc(2026, 11, 30, 9), "/p/b.py", project="other", host="desk_you")
+    await seed.file_event(utc(2026, 11, 30, 9), "/p/c.md", project="other", host="desk_you")
+
+    async def groups(group_by, **params):
+        body = (await api.get("/api/v1/activities/summary", params={"period": "week", "group_by": group_by,
+                                                                    "start": "2026-11-30", "end": "2026-11-30"} | params)).json()
+        assert len(body["periods"]) == 1 and body["periods"][0]["label"] == "2026-W49"
+        return [(g["key"], g["active_seconds"], g["file_events"]) for g in body["periods"][0]["groups"]]
+
+    assert await groups("application") == [("Emacs", 4500.0, 0), ("Firefox", 1800.0, 0)]
+    assert sorted(await groups("host")) == [("desk_you", 2700.0, 2), ("laptop_me", 3600.0, 1)]
+    assert await groups("project") == [("other", None, 2), ("repro", None, 1)]
+    assert await groups("extension") == [("py", None, 2), ("md", None, 1)]
+    assert await groups("application", host="desk_you") == [("Firefox", 1800.0, 0), ("Emacs", 900.0, 0)]
+
+
+async def test_a_session_re_sent_with_its_end_counts_once_with_its_new_length(api, seed, pg):
+    sid = await seed.session(utc(2026, 11, 30, 9), None)
+    await pg.execute("UPDATE desktop_activity_sessions SET end_time = $1, duration_seconds = 1200, local_revision = 1 "
+                     "WHERE id = $2", utc(2026, 11, 30, 9, 20), sid)
+    body = (await api.get("/api/v1/activities/summary", params={"start": "2026-11-30", "end": "2026-11-30"})).json()
+    assert (body["periods"][0]["active_seconds"], body["periods"][0]["sessions"]) == (1200.0, 1)
+
+
+async def test_month_summary_defaults_to_the_current_month(api, seed):
+    await seed.session(utc(2026, 11, 1, 9), utc(2026, 11, 1, 9, 1))
+    body = (await api.get("/api/v1/activities/summary", params={"period": "month"})).json()
+    assert [(p["label"], p["active_seconds"]) for p in body["periods"]] == [("2026-11", 60.0)]
+
+
+async def test_timeline_has_a_lane_per_host_clipped_to_the_day_with_short_runs_merged(api, seed):
+    await seed.session(utc(2026, 11, 29, 23, 0), utc(2026, 11, 30, 1, 0), app="Emacs", title="long")
+    for i in range(40):
+        start = utc(2026, 11, 30, 9) + timedelta(seconds=10 * i)
+        await seed.session(start, start + timedelta(seconds=10), app="Firefox" if i % 4 else "Slack", title=f"t{i}")
+    await seed.session(utc(2026, 11, 30, 12), utc(2026, 11, 30, 12, 30), app="Terminal", host="desk_you")
+    body = (await api.get("/api/v1/activities/timeline", params={"date": "2026-11-30"})).json()
+    assert [lane["host_identifier"] for lane in body["lanes"]] == ["desk_you", "laptop_me"]
+    me = body["lanes"][1]["segments"]
+    assert me[0]["start"] == "2026-11-30T00:00:00+00:00" and me[0]["title"] == "long"
+    assert (me[1]["application"], me[1]["sessions"], me[1]["title"]) == ("Firefox", 40, None)
+    assert len(me) == 2
+    only = (await api.get("/api/v1/activities/timeline", params={"date": "2026-11-30", "host": "desk_you"})).json()
+    assert [lane["host_identifier"] for lane in only["lanes"]] == ["desk_you"]
+
+
+async def test_hosts_list_origins_rows_last_sync_and_lag(api, seed):
+    await seed.session(utc(2026, 11, 30, 9), utc(2026, 11, 30, 9, 5))
+    await seed.file_event(utc(2026, 11, 30, 9), "/p/a.py")
+    await seed.file_event(utc(2026, 11, 30, 9), "/p/b.py", host="desk_you")
+    await seed.sync_log(NOW - timedelta(minutes=10))
+    await seed.sync_log(NOW - timedelta(minutes=5), status="failed", rows=0, error="connection refused")
+    body = (await api.get("/api/v1/hosts")).json()
+    assert [h["host_identifier"] for h in body] == ["desk_you", "laptop_me"]
+    me = body[1]
+    assert me["origins"] == [str(seed.origin("laptop_me"))]
+    assert me["rows"] == {"desktop_activity_sessions": 1, "file_change_events": 1}
+    assert me["last_failure_message"] == "connection refused"
+    assert me["last_successful_sync"] == (NOW - timedelta(minutes=10) + timedelta(seconds=2)).isoformat()
+    assert me["sync_lag_seconds"] == 120.0
+    assert body[0]["last_successful_sync"] is None
+
+
+async def test_sync_status_says_ok_lagging_or_failing_per_host_and_table(api, seed):
+    await seed.sync_log(NOW - timedelta(minutes=4))
+    await seed.sync_log(NOW - timedelta(minutes=4), table="file_change_events", host="desk_you")
+    await seed.sync_log(NOW - timedelta(hours=1), table="desktop_activity_sessions", host="desk_you")
+    await seed.sync_log(NOW - timedelta(minutes=50), host="desk_you", status="failed", rows=0, error="timeout")
+    await seed.sync_log(NOW - timedelta(minutes=20), host="desk_you", status="failed", rows=0, error="refused")
+    await seed.sync_log(NOW - timedelta(hours=2), table="file_change_events")
+    body = (await api.get("/api/v1/sync/status")).json()
+    states = {(t["host_identifier"], t["table_name"]): t for t in body["tables"]}
+    assert states[("laptop_me", "desktop_activity_sessions")]["state"] == "ok"
+    assert states[("laptop_me", "file_change_events")]["state"] == "lagging"
+    failing = states[("desk_you", "desktop_activity_sessions")]
+    assert (failing["state"], failing["last_failure_message"]) == ("failing", "refused")
+    assert failing["failing_since"] == (NOW - timedelta(minutes=50)).isoformat()
+    assert (failing["runs_today"], failing["rows_today"]) == (3, 10)
