@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -77,3 +78,26 @@ async def observations_after(monitor: DesktopActivityMonitor, count: int, timeou
     """Wait until the monitor has looked at the desktop ``count`` more times."""
     target = monitor.stats.observations + count
     await eventually(lambda: monitor.stats.observations >= target, timeout, f"{count} more observations")
+
+
+class ControlledClock:
+    """The system clocks, which the test can move on: both together (time passing without
+    waiting for it) or the wall clock alone (as suspend/resume or a clock change does)."""
+
+    def __init__(self) -> None:
+        self.passed = 0.0
+        self.wall_offset = 0.0
+
+    def wall(self) -> float:
+        return time.time() + self.passed + self.wall_offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.passed
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass at once, on both clocks."""
+        self.passed += seconds
+
+    def jump_wall(self, seconds: float) -> None:
+        """Move the wall clock alone by ``seconds``."""
+        self.wall_offset += seconds

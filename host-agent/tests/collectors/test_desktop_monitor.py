@@ -12,6 +12,7 @@ from host_agent.core.timeutil import iso_from_epoch
 from Xlib import X, Xatom
 
 from tests.collectors.harness import (
+    ControlledClock,
     eventually,
     observations_after,
     open_session,
@@ -29,14 +30,16 @@ async def test_switching_focus_ends_one_session_and_starts_the_next(x_server, wi
     editor = windows("notes.txt - Editor", instance="gedit", klass="Gedit")
     memo = windows("メモ帳 — 日本語", instance="mousepad", klass="Mousepad")
     x_server.activate(editor)
-    monitor = DesktopActivityMonitor(db, settings(), display_name=x_server.display)
+    clock = ControlledClock()
+    monitor = DesktopActivityMonitor(db, settings(), display_name=x_server.display, clock=clock)
     async with running(monitor):
-        first = await eventually(lambda: open_session(db, "Gedit", "notes.txt - Editor"), what="the editor session")
-        # Let the session last two seconds of wall time, polled many times meanwhile.
-        await eventually(lambda: time.time() >= first["start_time"] + 2, what="two seconds to pass")
-        before = time.time()
+        await eventually(lambda: open_session(db, "Gedit", "notes.txt - Editor"), what="the editor session")
+        # Let the session last two seconds, polled several times meanwhile.
+        clock.advance(2)
+        await observations_after(monitor, 3)
+        before = clock.wall()
         x_server.activate(memo)
-        after = time.time()
+        after = clock.wall()
         second = await eventually(lambda: open_session(db, "Mousepad"), what="the memo session")
     rows = read_sessions(db)
     assert [(r["application_name"], r["window_title"]) for r in rows] == [
@@ -73,12 +76,14 @@ async def test_the_same_window_polled_many_times_stays_one_session(x_server, win
     db = tmp_path / "desktop.db"
     terminal = windows("~/src: bash", instance="xterm", klass="XTerm")
     x_server.activate(terminal)
-    monitor = DesktopActivityMonitor(db, settings(monitor_interval=0.05), display_name=x_server.display)
+    clock = ControlledClock()
+    monitor = DesktopActivityMonitor(db, settings(monitor_interval=0.05), display_name=x_server.display, clock=clock)
     async with running(monitor):
         await eventually(lambda: open_session(db, "XTerm"), what="the terminal session")
         await observations_after(monitor, 20)
         assert len(read_sessions(db)) == 1
         heartbeat = await eventually(lambda: read_heartbeat(db), what="a heartbeat")
+        clock.advance(1)  # the heartbeat is stored in whole seconds
         await eventually(lambda: read_heartbeat(db) > heartbeat, 5, "the heartbeat to advance")
 
 
@@ -336,30 +341,17 @@ async def test_a_session_left_open_by_a_crash_is_closed_at_start_up_never_stretc
     assert monitor.stats.sessions_closed_at_start == 1
 
 
-class ShiftableClock:
-    """The system clocks, with a wall-clock offset the test can jump (as suspend/resume does)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def wall(self) -> float:
-        return time.time() + self.offset
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 async def test_a_wall_clock_jump_ends_the_session_at_the_time_before_the_jump(x_server, windows, tmp_path):
     db = tmp_path / "desktop.db"
     editor = windows("plan.txt", klass="Gedit")
     x_server.activate(editor)
-    clock = ShiftableClock()
+    clock = ControlledClock()
     monitor = DesktopActivityMonitor(db, settings(), display_name=x_server.display, clock=clock)
     async with running(monitor):
         await eventually(lambda: open_session(db, "Gedit"), what="the session")
         await observations_after(monitor, 2)
         jumped_at = time.time()
-        clock.offset = 3 * 3600
+        clock.jump_wall(3 * 3600)
         await eventually(lambda: len(read_sessions(db)) == 2, 5, "a new session after the jump")
     before, after = read_sessions(db)
     assert jumped_at - 1 <= before["end_time"] <= jumped_at, "ended before the jump, not hours later"
