@@ -126,7 +126,10 @@ async def test_a_password_in_the_url_never_reaches_logs_or_sync_logs(
     pg_proxy.up()
     await manager.sync_all()
     assert secret not in caplog.text
-    assert secret not in repr(manager) and secret not in manager.target
+    # The repr names where the rows go (host, port and database), never the password.
+    shown = repr(manager)
+    assert f"127.0.0.1:{pg_proxy.port}/{pg_database}" in shown and secret not in shown
+    assert secret not in manager.target
     messages = await pg.fetch("SELECT error_message FROM sync_logs")
     assert messages and all(secret not in (m["error_message"] or "") for m in messages)
 
