@@ -31,6 +31,19 @@ class ListedDirectories:
         return DirectoryList(tuple(self.directories), FROM_CONFIG)
 
 
+class RecordedLoads:
+    """A directory source passing another's lists on, keeping the origin of each (what the watcher sees)."""
+
+    def __init__(self, source: DirectorySource) -> None:
+        self.source = source
+        self.origins: list[str] = []
+
+    async def load(self) -> DirectoryList:
+        listed = await self.source.load()
+        self.origins.append(listed.origin)
+        return listed
+
+
 def settings(directories: Iterable[Path] = (), **values: Any) -> FilesystemWatcherSection:
     """Watcher settings for tests: quick flushes and refreshes."""
     values.setdefault("buffer", {"max_events": 100, "flush_interval": 0.1})

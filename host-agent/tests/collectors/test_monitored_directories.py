@@ -18,7 +18,7 @@ from host_agent.collectors.files.directories import (
 )
 from host_agent.core.identity import host_identifier
 
-from tests.collectors.fs_harness import read_events, running_watcher, settings, wait_for, wait_for_rows
+from tests.collectors.fs_harness import RecordedLoads, read_events, running_watcher, settings, wait_for, wait_for_rows
 
 PASSWORD = "pw-never-logged"
 
@@ -164,11 +164,11 @@ async def test_directories_added_disabled_reenabled_and_removed_in_the_table_whi
 async def test_watcher_keeps_watching_the_last_list_while_postgres_is_down(pg_proxy, pg_database, pg, folders, data_dir):
     alpha, beta, _ = folders
     await pg.execute("INSERT INTO monitored_directories (directory_path) VALUES ($1)", str(beta))
-    source = source_for(pg_proxy.url(pg_database), [alpha], data_dir)
+    source = RecordedLoads(source_for(pg_proxy.url(pg_database), [alpha], data_dir))
     async with running_watcher(source, data_dir, settings(refresh_interval_seconds=0.2)) as watcher:
         assert set(watcher.roots) == {str(beta)}
         pg_proxy.down()
-        await wait_for(lambda: source._origin == FROM_CACHE, what="the saved list in use")
+        await wait_for(lambda: source.origins[-1] == FROM_CACHE, what="the saved list in use")
         (beta / "while-down.txt").write_text("x")
         rows = await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 1)
         assert set(watcher.roots) == {str(beta)}  # not config.yaml's alpha
