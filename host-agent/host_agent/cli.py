@@ -16,12 +16,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from reprospective_db.errors import DatabaseError
+from reprospective_db.errors import ReprospectiveError
 from reprospective_db.secrets import password_of, url_without_password
 
 from host_agent import __version__
 from host_agent.core.config import CONFIG_ENV, AgentConfig, default_config_path, load_config
-from host_agent.core.errors import AgentError, AlreadyRunningError, ConfigError
+from host_agent.core.errors import AlreadyRunningError, ConfigError
 from host_agent.logging_setup import configure_logging
 from host_agent.ops.control import AgentNotRunningError
 
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AgentNotRunningError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_NOT_RUNNING
-    except (AgentError, DatabaseError) as exc:  # DatabaseError: the shared cluster and schema code
+    except ReprospectiveError as exc:  # the agent's errors and the shared cluster and schema code's
         if args.command == "run":
             log.error("%s", exc)
         else:

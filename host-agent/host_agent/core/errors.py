@@ -1,27 +1,21 @@
 """The package's exception hierarchy.
 
-Every error an operator may see derives from :class:`AgentError` and can carry a ``hint``:
+Every error an operator may see derives from :class:`AgentError` (itself a
+:class:`reprospective_db.errors.ReprospectiveError`, as the shared database code's are) and carries a ``hint``:
 what to do about it. The command line turns them into exit codes; nothing below it does.
 """
 
 from __future__ import annotations
 
 from reprospective_db.errors import ClusterError as EmbeddedPostgresError  # raised by the shared cluster code
+from reprospective_db.errors import ReprospectiveError
 
 __all__ = ["AgentError", "ConfigError", "StoreError", "InvalidEventError", "AlreadyRunningError", "SyncError",
            "EmbeddedPostgresError"]
 
 
-class AgentError(Exception):
+class AgentError(ReprospectiveError):
     """Base class of every error raised on purpose by the host agent."""
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        return f"{text} (hint: {self.hint})" if self.hint else text
 
 
 class ConfigError(AgentError):

@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from host_agent.core.timeutil import iso_from_epoch, now_epoch
-from host_agent.store.sqlite_store import SQLiteStore, add_revision_tracking, create_sync_state
+from host_agent.store.sqlite_store import SQLiteStore, add_column, add_revision_tracking, create_sync_state
 
 
 DESKTOP_DATA_COLUMNS = [
@@ -46,9 +46,7 @@ def _create_desktop_tables(conn: sqlite3.Connection) -> None:
 
 
 def _add_synced_at(conn: sqlite3.Connection) -> None:
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(desktop_activity_sessions)")}
-    if "synced_at" not in columns:
-        conn.execute("ALTER TABLE desktop_activity_sessions ADD COLUMN synced_at INTEGER")
+    add_column(conn, "desktop_activity_sessions", "synced_at", "INTEGER")
     conn.execute("CREATE INDEX IF NOT EXISTS idx_desktop_synced_at ON desktop_activity_sessions(synced_at)")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from host_agent.core.errors import InvalidEventError
 from host_agent.core.timeutil import iso_from_epoch, now_epoch
-from host_agent.store.sqlite_store import SQLiteStore, add_revision_tracking, create_sync_state
+from host_agent.store.sqlite_store import SQLiteStore, add_column, add_revision_tracking, create_sync_state
 
 
 EVENT_TYPES = frozenset({"created", "modified", "deleted", "moved"})
@@ -54,9 +54,7 @@ def _create_file_tables(conn: sqlite3.Connection) -> None:
 
 
 def _add_old_file_path(conn: sqlite3.Connection) -> None:
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(file_change_events)")}
-    if "old_file_path" not in columns:
-        conn.execute("ALTER TABLE file_change_events ADD COLUMN old_file_path TEXT")
+    add_column(conn, "file_change_events", "old_file_path", "TEXT")
 
 
 def _file_sync_state(conn: sqlite3.Connection) -> None:

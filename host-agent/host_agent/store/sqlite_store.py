@@ -221,15 +221,19 @@ def create_sync_state(conn: sqlite3.Connection) -> None:
     )
 
 
+def add_column(conn: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    """``ALTER TABLE table ADD COLUMN column declaration`` unless the column is there already."""
+    if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 def add_revision_tracking(conn: sqlite3.Connection, table: str, data_columns: list[str]) -> None:
     """Add ``sync_revision`` and a trigger: editing a data column makes the row unsynced again.
 
     The sync engine marks a row synced only if its revision is still the one it sent, so an
     edit racing a sync is never lost.
     """
-    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-    if "sync_revision" not in columns:
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN sync_revision INTEGER NOT NULL DEFAULT 0")
+    add_column(conn, table, "sync_revision", "INTEGER NOT NULL DEFAULT 0")
     changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in data_columns)
     conn.execute(
         f"""CREATE TRIGGER IF NOT EXISTS trg_{table}_resync
