@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 from host_agent.cli import build_parser
 
 from tests.ops.conftest import SCRIPTS, script
+from tests.support.commands import all_commands
 
 SCRIPT_NAMES = [
     "show-sync-stats.sh", "trigger-sync.sh", "start-agent.sh", "stop-agent.sh", "start.sh", "stop.sh", "reset-db.sh",
 ]  # fmt: skip
 
 
-def sub_commands() -> list[list[str]]:
-    parser = build_parser()
-    found = []
-    for action in parser._subparsers._group_actions:  # the documented way to list sub-parsers is not public
-        for name, sub in action.choices.items():
-            nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
-            found += [[name, leaf] for a in nested for leaf in a.choices] if nested else [[name]]
-    return found
-
-
-@pytest.mark.parametrize("words", sub_commands(), ids=" ".join)
+@pytest.mark.parametrize("words", all_commands(), ids=" ".join)
 def test_every_sub_command_has_help_and_takes_config(words, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([*words, "--help"])
