@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from host_agent.collectors.files.file_events import unescape_path_bytes
+from host_agent.collectors.files.file_events import ProjectResolver, unescape_path_bytes
 from host_agent.collectors.files.watcher import FileSystemWatcher, create_collector
 from host_agent.collectors.files.directories import PostgresDirectories, StaticDirectories, directory_source_for
 from host_agent.core.config import ConfigFile, resolve
@@ -442,13 +442,14 @@ async def test_saves_through_a_temporary_file_are_recorded_as_changes_of_the_fil
 
 
 async def test_an_event_that_fails_to_be_recorded_is_reported_and_recording_goes_on(root, data_dir, caplog):
-    class Fragile(FileSystemWatcher):
-        def _record(self, kind, path, root, **kwargs):
+    class FragileProjects(ProjectResolver):  # describing the file fails, as a bug would make it
+        def project_for(self, path, root):
             if os.path.basename(path).startswith("poison"):
                 raise ValueError("cannot describe this file")
-            super()._record(kind, path, root, **kwargs)
+            return super().project_for(path, root)
 
-    watcher = Fragile(ListedDirectories([root]), data_dir / "file_changes.db", settings([root]), data_dir=data_dir)
+    watcher = FileSystemWatcher(ListedDirectories([root]), data_dir / "file_changes.db", settings([root]), data_dir=data_dir)
+    watcher.projects = FragileProjects()
     stop = asyncio.Event()
     task = asyncio.create_task(watcher.run(stop))
     try:
