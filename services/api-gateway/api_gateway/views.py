@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -22,7 +23,8 @@ def viewer_tz(request: Request) -> ZoneInfo:
     if given:
         return parse_tz(given)
     try:
-        return parse_tz(request.cookies.get(TZ_COOKIE))
+        # The browser writes it with encodeURIComponent (Asia%2FTokyo).
+        return parse_tz(unquote(request.cookies.get(TZ_COOKIE, "")))
     except ParameterError:
         return ZoneInfo("UTC")
 

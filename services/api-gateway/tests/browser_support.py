@@ -1,0 +1,48 @@
+"""A real uvicorn server on a free loopback port, in a thread, for the browser tests.
+
+The listening socket is bound before the thread starts, so the browser can connect at once: the
+kernel queues the connection until uvicorn accepts it; nothing waits on a timer.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import uvicorn
+
+from api_gateway.app import create_app
+from api_gateway.config import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+# From ../../../shared/recipes/browser.md: without them Chromium keeps opening connections this
+# machine's closed network refuses.
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+class ServerThread:
+    def __init__(self, settings: Settings) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       name="dashboard-under-test", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+        if self.thread.is_alive():
+            raise RuntimeError("the dashboard server did not stop within 30 s")

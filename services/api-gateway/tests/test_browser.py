@@ -1,0 +1,229 @@
+"""The dashboard in real headless Chromium (Debian's, driven by Playwright 1.64.1).
+
+One server and one browser for the module, a page per test; any console error or page error
+fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from api_gateway.config import Settings
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ServerThread
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is installed by scripts/install-system-deps.sh"),
+]
+HOSTILE = "<img src=x onerror=alert(1)>"
+TODAY = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def dashboard_db(pg_server):
+    name = pg_server.create_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def server(dashboard_db):
+    thread = ServerThread(Settings(database_url=dashboard_db))
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser():
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def db(dashboard_db):
+    conn = await asyncpg.connect(dashboard_db)
+    await conn.execute("TRUNCATE desktop_activity_sessions, file_change_events, sync_logs, monitored_directories")
+    yield conn
+    await conn.close()
+
+
+class Watched:
+    def __init__(self, page) -> None:
+        self.page = page
+        self.problems: list[str] = []
+        page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("dialog", lambda d: self.problems.append(f"dialog opened: {d.message}"))
+
+
+async def _page(browser, server, *, width=1280, height=800, tz="UTC", scheme="light"):
+    context = await browser.new_context(viewport={"width": width, "height": height}, timezone_id=tz,
+                                        color_scheme=scheme, base_url=server.url)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    return context, Watched(page)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(browser, server):
+    context, watched = await _page(browser, server)
+    yield watched
+    await context.close()
+    assert watched.problems == []
+
+
+async def _session(db, start, minutes, app="Emacs", title="notes.org", host="laptop_me"):
+    await db.execute(
+        "INSERT INTO desktop_activity_sessions (start_time, end_time, start_time_iso, application_name, window_title, "
+        "duration_seconds, host_identifier) VALUES ($1, $2, 'x', $3, $4, $5, $6)",
+        start, start + timedelta(minutes=minutes), app, title, minutes * 60, host)
+
+
+async def _seed_day(db):
+    await _session(db, TODAY, 50, "Emacs", "api_gateway/app.py")
+    await _session(db, TODAY + timedelta(hours=1), 30, "Firefox", HOSTILE)
+    await _session(db, TODAY + timedelta(hours=2), 20, "Terminal", "make test", host="desk_you")
+    await db.execute(
+        "INSERT INTO file_change_events (event_time, event_time_iso, event_type, file_path, file_name, monitored_root, "
+        "project_name, host_identifier) VALUES ($1, 'x', 'modified', $2, 'a.py', '/src', 'repro', 'laptop_me')",
+        TODAY, "/src/repro/a.py")
+    await db.execute("INSERT INTO sync_logs (sync_started_at, sync_completed_at, table_name, records_synced, status, "
+                     "host_identifier) VALUES (now(), now(), 'desktop_activity_sessions', 3, 'success', 'laptop_me')")
+
+
+async def test_overview_draws_its_charts_and_shows_the_day(page, db):
+    await _seed_day(db)
+    p = page.page
+    await p.goto("/")
+    await p.locator("#apps-chart canvas").first.wait_for()
+    await p.locator("#heatmap canvas").first.wait_for()
+    assert await p.locator("#total-active").inner_text() == "1 h 40 min"
+    assert "Firefox" in await p.locator("#apps").inner_text()
+    assert await p.locator("img").count() == 0
+
+
+async def test_timeline_draws_lanes_and_its_tooltip_shows_a_hostile_title_as_text(page, db):
+    await _seed_day(db)
+    p = page.page
+    await p.goto("/timeline")
+    await p.locator("#timeline-chart canvas").first.wait_for()
+    point = await p.evaluate(
+        """() => { const c = echarts.getInstanceByDom(document.getElementById('timeline-chart'));
+                   const d = JSON.parse(document.getElementById('timeline-data').textContent);
+                   const lane = d.lanes.findIndex(l => l.host_identifier === 'laptop_me');
+                   const seg = d.lanes[lane].segments.find(s => s.application === 'Firefox');
+                   const mid = (Date.parse(seg.start) + Date.parse(seg.end)) / 2;
+                   const box = document.getElementById('timeline-chart').getBoundingClientRect();
+                   const [x, y] = c.convertToPixel({seriesIndex: 0}, [mid, lane]);
+                   return [box.left + x, box.top + y]; }""")
+    await p.mouse.move(*point)
+    tooltip = p.locator("#timeline-chart div", has_text=HOSTILE).last
+    await tooltip.wait_for()
+    assert "Firefox" in await tooltip.inner_text()
+    assert await p.locator("img").count() == 0
+    await p.mouse.click(*point)
+    await p.wait_for_url("**/sessions?**")
+    assert await p.locator("#results td.title").all_inner_texts() == [HOSTILE]
+
+
+async def test_sessions_search_filters_through_htmx_and_keeps_the_url(page, db):
+    await _seed_day(db)
+    p = page.page
+    await p.goto("/sessions")
+    assert await p.locator("#results tbody tr").count() == 3
+    await p.fill("#q", "app.py")
+    await p.click("form.filters button[type=submit]")
+    await p.wait_for_url("**q=app.py**")
+    await p.locator("#results tbody tr").first.wait_for()
+    assert await p.locator("#results td.title").all_inner_texts() == ["api_gateway/app.py"]
+    await p.fill("#q", "nothing like this")
+    await p.click("form.filters button[type=submit]")
+    await p.get_by_text("No sessions matching this search").wait_for()
+
+
+async def test_navigation_reaches_every_page_and_the_hostile_title_stays_text(page, db):
+    await _seed_day(db)
+    p = page.page
+    await p.goto("/")
+    for name, heading in [("Timeline", "Timeline"), ("Sessions", "Sessions"), ("Files", "File changes"),
+                          ("Sync", "Sync"), ("Directories", "Monitored directories"), ("Overview", None)]:
+        await p.click(f"header nav >> text={name}")
+        if heading:
+            await p.locator("h1", has_text=heading).wait_for()
+        assert await p.locator("img").count() == 0
+    await p.goto("/sessions")
+    assert HOSTILE in await p.locator("#results").inner_text()
+    await p.goto("/files")
+    assert "/src/repro/a.py" in await p.locator("#results").inner_text()
+    await p.goto("/sync")
+    assert "ok" in await p.locator("#sync-status").inner_text()
+    await p.goto("/")
+    await p.click("#prev")
+    await p.locator("#apps-chart, .empty").first.wait_for()
+
+
+async def test_a_directory_is_added_edited_toggled_and_deleted_through_the_forms(page, db):
+    p = page.page
+    await p.goto("/directories")
+    await p.fill("#new-directory_path", "not/absolute")
+    await p.click("#add-form button[type=submit]")
+    await p.locator("#directory_path-error").wait_for()
+    assert "absolute" in await p.locator("#directory_path-error").inner_text()
+    # The refused form comes back as 422, which Chromium reports on the console; that one is expected.
+    assert page.problems == ["console error: Failed to load resource: the server responded with a status of 422 "
+                             "(Unprocessable Entity)"]
+    page.problems.clear()
+    await p.fill("#new-directory_path", "/home/me/src")
+    await p.fill("#new-display_name", "code")
+    await p.click("#add-form button[type=submit]")
+    await p.locator("#done").wait_for()
+    row = await db.fetchrow("SELECT id, enabled, host_identifier FROM monitored_directories")
+    assert (row["enabled"], row["host_identifier"]) == (True, None)
+    await p.click(f"#dir-{row['id']} details.edit summary")
+    await p.fill(f"#edit-{row['id']}-host_identifier", "laptop_me")
+    await p.click(f"#dir-{row['id']} .edit-form button[type=submit]")
+    await p.get_by_text("Changes saved.").wait_for()
+    assert await db.fetchval("SELECT host_identifier FROM monitored_directories") == "laptop_me"
+    await p.click(f"#dir-{row['id']} button.toggle")
+    await p.get_by_text("Directory switched.").wait_for()
+    assert await db.fetchval("SELECT enabled FROM monitored_directories") is False
+    await p.click(f"#dir-{row['id']} a.delete")
+    await p.click("#confirm-delete")
+    await p.get_by_text("Directory deleted.").wait_for()
+    assert await db.fetchval("SELECT count(*) FROM monitored_directories") == 0
+
+
+async def test_the_viewers_time_zone_comes_from_the_browser(browser, server, db):
+    context, watched = await _page(browser, server, tz="Asia/Tokyo")
+    try:
+        await watched.page.goto("/sessions")
+        await watched.page.locator("#viewer-tz", has_text="Asia/Tokyo").wait_for()
+    finally:
+        await context.close()
+    assert watched.problems == []
+
+
+async def test_phone_width_and_dark_mode_are_usable(browser, server, db):
+    await _seed_day(db)
+    context, watched = await _page(browser, server, width=390, height=844, scheme="dark")
+    try:
+        p = watched.page
+        await p.goto("/sessions")
+        assert await p.evaluate("document.documentElement.scrollWidth") <= 390
+        background = await p.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(22, 24, 28)"
+        await p.goto("/")
+        await p.locator("#apps-chart canvas").first.wait_for()
+    finally:
+        await context.close()
+    assert watched.problems == []
