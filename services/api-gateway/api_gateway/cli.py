@@ -76,7 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     auth = "token required" if settings.auth_required else "no token: loopback clients only"
     log.info("Reprospective dashboard on http://%s:%d/ (%s); PostgreSQL %s", settings.host if ":" not in settings.host
              else f"[{settings.host}]", settings.port, auth, describe_url(settings.database_url))
-    print(f"Dashboard: http://{settings.host}:{settings.port}/", flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                 proxy_headers=False, server_header=False)
     return 0
