@@ -153,3 +153,22 @@ async def test_directory_display_name_and_description_lengths_are_limited(pg):
         "INSERT INTO monitored_directories (directory_path, display_name, description) VALUES ('/a', $1, $2)",
         "x" * 100, "x" * 500,
     )
+
+
+async def test_the_gateway_role_reads_activity_and_writes_only_directories(pg):
+    await pg.execute("SET ROLE reprospective_api")
+    try:
+        assert await pg.fetchval("SELECT count(*) FROM desktop_activity_sessions") == 0
+        assert await pg.fetchval("SELECT count(*) FROM sync_logs") == 0
+        await pg.execute("INSERT INTO monitored_directories (directory_path, created_by) VALUES ('/srv', 'admin')")
+        await pg.execute("UPDATE monitored_directories SET enabled = false")
+        await pg.execute("DELETE FROM monitored_directories")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pg.execute("DELETE FROM desktop_activity_sessions")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pg.execute("INSERT INTO sync_logs (sync_started_at, table_name, status) VALUES (now(), 'x', 'success')")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pg.execute("CREATE TABLE intruder (id int)")
+    finally:
+        await pg.execute("RESET ROLE")
+    assert await pg.fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'reprospective_api'") is False
