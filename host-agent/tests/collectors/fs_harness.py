@@ -13,7 +13,7 @@ from host_agent.collectors.files.watcher import FileSystemWatcher
 from host_agent.collectors.files.directories import FROM_CONFIG, DirectoryList, DirectorySource
 from host_agent.core.config import FilesystemWatcherSection
 
-from tests.support.waiting import eventually as wait_for  # noqa: F401 (re-exported)
+from tests.support.waiting import eventually
 
 #: How long a watcher may take to flush and stop.
 STOP_TIMEOUT = 15
@@ -74,7 +74,7 @@ async def wait_for_rows(db_path: Path, predicate: Callable[[list[dict]], bool], 
         return predicate(result)
 
     try:
-        await wait_for(check, timeout=timeout, what="rows")
+        await eventually(check, timeout=timeout, what="rows")
     except AssertionError:
         raise AssertionError(f"rows never matched; last seen: {[_short(r) for r in result][-20:]}") from None
     return result
@@ -93,7 +93,7 @@ async def running_watcher(
     stop = asyncio.Event()
     task = asyncio.create_task(watcher.run(stop))
     try:
-        await wait_for(lambda: watcher.lists_applied > 0 or task.done(), what="the first directory list")
+        await eventually(lambda: watcher.lists_applied > 0 or task.done(), what="the first directory list")
         if task.done():
             task.result()
         yield watcher

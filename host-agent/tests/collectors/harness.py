@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from host_agent.collectors.desktop.monitor import DesktopActivityMonitor
 from host_agent.core.config import DesktopMonitorSection
 
-from tests.support.waiting import eventually  # noqa: F401 (re-exported to the tests)
+from tests.support.waiting import eventually
 
 T = TypeVar("T")
 

@@ -5,77 +5,39 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.collectors.harness import read_heartbeat, read_sessions
+from tests.support.agent import AGENT_TIMEOUT, AgentProcess
 from tests.support.waiting import wait_until
 from tests.support.x11 import XServer
 
 pytestmark = pytest.mark.x11
 
-#: Start-up includes connecting to PostgreSQL and applying its schema; shutdown a last sync.
-AGENT_TIMEOUT = 30
+def agent_on(tmp_path: Path, pg_url: str, display: XServer | None, name: str = "agent") -> AgentProcess:
+    """An agent with its own config file and log, the desktop monitor on ``display`` (or no DISPLAY)."""
+    data_dir = tmp_path / "data"
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(
+        f"agent:\n  data_dir: '{data_dir}'\n  log_level: DEBUG\n"
+        f"database:\n  postgres_url: '{pg_url}'\n"
+        "data_sync:\n  interval_seconds: 3600\n"
+        "desktop_monitor:\n  monitor_interval: 0.2\n  idle_timeout_seconds: 0\n"
+        "filesystem_watcher:\n  enabled: false\n",
+        encoding="utf-8",
+    )
+    unwanted = ("DATABASE_URL", "DISPLAY", "REPROSPECTIVE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(unwanted)}
+    if display is not None:
+        env["DISPLAY"] = display.display
+    return AgentProcess(config, data_dir, env=env)
 
 
-class AgentProcess:
-    """One agent process with its own config file and log."""
-
-    def __init__(self, tmp_path: Path, pg_url: str, display: XServer | None, name: str = "agent") -> None:
-        self.data_dir = tmp_path / "data"
-        self.config = tmp_path / f"{name}.yaml"
-        self.log_path = tmp_path / f"{name}.log"
-        self.config.write_text(
-            f"agent:\n  data_dir: '{self.data_dir}'\n  log_level: DEBUG\n"
-            f"database:\n  postgres_url: '{pg_url}'\n"
-            "data_sync:\n  interval_seconds: 3600\n"
-            "desktop_monitor:\n  monitor_interval: 0.2\n  idle_timeout_seconds: 0\n"
-            "filesystem_watcher:\n  enabled: false\n",
-            encoding="utf-8",
-        )
-        unwanted = ("DATABASE_URL", "DISPLAY", "REPROSPECTIVE_")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(unwanted)}
-        if display is not None:
-            env["DISPLAY"] = display.display
-        self.env = env
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def db(self) -> Path:
-        return self.data_dir / "desktop_activity.db"
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "host_agent", "run", "--config", str(self.config)]
-
-    def start(self) -> AgentProcess:
-        with open(self.log_path, "w", encoding="utf-8") as log_file:
-            self.process = subprocess.Popen(self.command(), stdout=log_file, stderr=subprocess.STDOUT, env=self.env)
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
-
-    def wait_for_log(self, text: str, timeout: float = AGENT_TIMEOUT) -> None:
-        def seen() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                code = self.process.returncode
-                raise AssertionError(f"agent exited with {code} before logging {text!r}:\n{self.log()}")
-            return text in self.log()
-
-        wait_until(seen, timeout, repr(text))
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        assert self.process is not None
-        self.process.send_signal(signum)
-        return self.process.wait(timeout=AGENT_TIMEOUT)
-
-    def ensure_gone(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+def desktop_db(agent: AgentProcess) -> Path:
+    return agent.data_dir / "desktop_activity.db"
 
 
 def open_rows(db: Path) -> list[dict]:
@@ -85,14 +47,14 @@ def open_rows(db: Path) -> list[dict]:
 async def test_sigterm_closes_the_open_session_syncs_it_and_exits_zero(x_server, windows, pg_url, pg, tmp_path):
     window = windows("設計メモ — 日本語", instance="gedit", klass="Gedit")
     x_server.activate(window)
-    agent = AgentProcess(tmp_path, pg_url, x_server).start()
+    agent = agent_on(tmp_path, pg_url, x_server).start()
     try:
         agent.wait_for_log("desktop session 1 started: Gedit, '設計メモ — 日本語'")
         stopped_at = time.time()
         assert agent.stop() == 0
     finally:
         agent.ensure_gone()
-    rows = read_sessions(agent.db)
+    rows = read_sessions(desktop_db(agent))
     assert len(rows) == 1 and rows[0]["end_time"] is not None
     assert rows[0]["end_time"] <= stopped_at + 1
     log = agent.log()
@@ -104,10 +66,10 @@ async def test_sigterm_closes_the_open_session_syncs_it_and_exits_zero(x_server,
 
 
 def test_a_second_agent_on_the_same_data_folder_is_refused(x_server, pg_url, tmp_path):
-    first = AgentProcess(tmp_path, pg_url, x_server).start()
+    first = agent_on(tmp_path, pg_url, x_server).start()
     try:
         first.wait_for_log("desktop monitor: connected to X display")
-        second = AgentProcess(tmp_path, pg_url, x_server, name="second")
+        second = agent_on(tmp_path, pg_url, x_server, name="second")
         result = subprocess.run(
             second.command(), env=second.env, capture_output=True, text=True, timeout=AGENT_TIMEOUT
         )
@@ -125,7 +87,7 @@ def test_a_killed_agent_s_session_is_closed_at_its_last_heartbeat_by_the_next_ag
 ):
     window = windows("unsaved work", klass="Kate")
     x_server.activate(window)
-    crashed = AgentProcess(tmp_path, pg_url, x_server, name="crashed").start()
+    crashed = agent_on(tmp_path, pg_url, x_server, name="crashed").start()
     try:
         crashed.wait_for_log("desktop session 1 started: Kate")
         started = time.time()
@@ -136,21 +98,21 @@ def test_a_killed_agent_s_session_is_closed_at_its_last_heartbeat_by_the_next_ag
         crashed.process.wait(timeout=10)
     finally:
         crashed.ensure_gone()
-    heartbeat = read_heartbeat(crashed.db)
-    [session] = open_rows(crashed.db)
+    heartbeat = read_heartbeat(desktop_db(crashed))
+    [session] = open_rows(desktop_db(crashed))
     assert session["start_time"] + 1 <= heartbeat <= killed_at, "a killed agent closes nothing; its heartbeat ran on"
     # A heartbeat every 0.2 s, stored in whole seconds; one more second of slack for a loaded machine.
     assert heartbeat >= int(killed_at) - 2, "the heartbeat kept up with monitor_interval until the kill"
     wait_until(lambda: time.time() >= heartbeat + 2, 5, "time to pass the last heartbeat")
 
     # The next agent runs without a display: it closes the old session and says so once.
-    restarted = AgentProcess(tmp_path, pg_url, None, name="restarted").start()
+    restarted = agent_on(tmp_path, pg_url, None, name="restarted").start()
     try:
         restarted.wait_for_log("desktop monitor disabled: no X display (DISPLAY is not set)")
         assert restarted.stop() == 0
     finally:
         restarted.ensure_gone()
-    row = read_sessions(restarted.db)[0]
+    row = read_sessions(desktop_db(restarted))[0]
     assert row["end_time"] == heartbeat, "closed at the last heartbeat, not at the restart"
     assert row["duration_seconds"] == heartbeat - session["start_time"]
     log = restarted.log()
@@ -165,13 +127,13 @@ def test_reading_the_database_from_another_process_while_the_agent_runs_loses_no
     first = windows("first", klass="First")
     second = windows("second", klass="Second")
     x_server.activate(first)
-    agent = AgentProcess(tmp_path, pg_url, x_server).start()
+    agent = agent_on(tmp_path, pg_url, x_server).start()
     try:
         agent.wait_for_log("desktop session 1 started: First")
-        assert len(read_sessions(agent.db)) == 1  # a reader process, like `reprospective-agent status`
+        assert len(read_sessions(desktop_db(agent))) == 1  # a reader process, like `reprospective-agent status`
         x_server.activate(second)
         agent.wait_for_log("desktop session 2 started: Second")
-        assert [r["application_name"] for r in read_sessions(agent.db)] == ["First", "Second"]
+        assert [r["application_name"] for r in read_sessions(desktop_db(agent))] == ["First", "Second"]
         assert agent.stop() == 0
     finally:
         agent.ensure_gone()

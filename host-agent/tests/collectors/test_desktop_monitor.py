@@ -13,7 +13,6 @@ from Xlib import X, Xatom
 
 from tests.collectors.harness import (
     ControlledClock,
-    eventually,
     observations_after,
     open_session,
     read_heartbeat,
@@ -21,6 +20,7 @@ from tests.collectors.harness import (
     running,
     settings,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.x11
 

@@ -26,10 +26,10 @@ from tests.collectors.fs_harness import (
     relative_paths,
     running_watcher,
     settings,
-    wait_for,
     wait_for_rows,
 )
 from tests.support.unprivileged import NOBODY, run_as_nobody
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ async def test_excluded_paths_and_the_data_folder_are_never_written(tmp_path):
         os.rename(root / "proj/.main.py.swp", root / "proj/main.py")  # an editor's atomic save
         os.rename(root / "proj/keep.py", root / "proj/keep.py.tmp")
         (root / "proj/last.txt").write_text("x")  # events arrive in order: this one comes last
-        await wait_for(lambda: watcher.buffer.known("%s/proj/last.txt" % root), what="the last event")
+        await eventually(lambda: watcher.buffer.known("%s/proj/last.txt" % root), what="the last event")
     rows = read_events(db_of(data_dir))
     assert [(r["event_type"], r["file_path_relative"]) for r in rows] == [
         ("created", "proj/keep.py"),
@@ -192,7 +192,7 @@ async def test_repeated_modifications_within_the_cooldown_become_one_row(root, d
         finally:
             os.close(busy)
             os.close(new)
-        await wait_for(lambda: watcher.buffer.coalesced == 99, what="99 coalesced modifications (49 + 50)")
+        await eventually(lambda: watcher.buffer.coalesced == 99, what="99 coalesced modifications (49 + 50)")
     rows = read_events(db_of(data_dir))
     assert [(r["event_type"], r["file_name"]) for r in rows] == [("created", "fresh.txt"), ("modified", "busy.txt")]
     assert rows[0]["file_size"] == 5000  # the waiting row got the size after the last write
@@ -225,9 +225,9 @@ async def test_missing_folder_gets_one_warning_the_others_are_watched_and_it_is_
     async with running_watcher(source, data_dir, settings()) as watcher:
         (root / "seen.txt").write_text("x")
         await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
-        await wait_for(lambda: source.loads >= 3, what="two refreshes")
+        await eventually(lambda: source.loads >= 3, what="two refreshes")
         missing.mkdir()
-        await wait_for(lambda: str(missing) in watcher.roots, what="the new folder watched")
+        await eventually(lambda: str(missing) in watcher.roots, what="the new folder watched")
         (missing / "later.txt").write_text("x")
         rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 2)
     assert rows[1]["file_path"] == str(missing / "later.txt")
@@ -243,11 +243,11 @@ async def test_folders_added_to_and_removed_from_the_list_start_and_stop_being_w
     source = ListedDirectories([first])
     async with running_watcher(source, data_dir, settings()) as watcher:
         source.directories = [first, second]
-        await wait_for(lambda: str(second) in watcher.roots, what="second watched")
+        await eventually(lambda: str(second) in watcher.roots, what="second watched")
         (second / "b.txt").write_text("x")
         await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
         source.directories = [second]
-        await wait_for(lambda: str(first) not in watcher.roots, what="first dropped")
+        await eventually(lambda: str(first) not in watcher.roots, what="first dropped")
         (first / "ignored.txt").write_text("x")
         (second / "c.txt").write_text("x")
         rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 2)
@@ -280,7 +280,7 @@ async def test_shutdown_writes_what_the_buffer_holds(root, data_dir):
     async with running_watcher(ListedDirectories([root]), data_dir, watcher_settings) as watcher:
         for i in range(5):
             (root / f"f{i}").write_text("x")
-        await wait_for(lambda: len(watcher.buffer) == 5, what="five buffered rows")
+        await eventually(lambda: len(watcher.buffer) == 5, what="five buffered rows")
         assert read_events(db_of(data_dir)) == []
     assert len(read_events(db_of(data_dir))) == 5
 
@@ -297,7 +297,7 @@ async def test_a_burst_of_thousands_of_files_is_recorded_without_loss(root, data
                 if i % 10 == 0:
                     (folder / "node_modules" / f"dep{i}.js").write_text("x")
         rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) >= made, timeout=60)
-        await wait_for(lambda: len(watcher.buffer) == 0, what="an empty buffer")
+        await eventually(lambda: len(watcher.buffer) == 0, what="an empty buffer")
     rows = read_events(db_of(data_dir))
     assert len(rows) == made
     assert len({r["file_path"] for r in rows}) == made
@@ -321,7 +321,7 @@ async def test_kernel_queue_overflow_is_reported_and_a_rescan_records_the_missed
     async with running_watcher(ListedDirectories([root]), data_dir, settings([root])) as watcher:
         process = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOOD, str(root), str(writes))
         assert await process.wait() == 0
-        await wait_for(lambda: watcher.overflows > 0, what="an overflow")
+        await eventually(lambda: watcher.overflows > 0, what="an overflow")
         rows = await wait_for_rows(db_of(data_dir), lambda rows: len(of_type(rows, "created")) >= expected, timeout=60)
     created = relative_paths(rows, "created")
     assert sorted(created) == sorted([f"new{i}.txt" for i in range(writes // 500)] + ["flood0", "flood1"])
@@ -334,9 +334,9 @@ async def test_a_deleted_monitored_folder_is_dropped_and_watched_again_when_it_r
     root.mkdir()
     async with running_watcher(ListedDirectories([root]), data_dir, settings([root])) as watcher:
         root.rmdir()
-        await wait_for(lambda: str(root) not in watcher.roots, what="the folder dropped")
+        await eventually(lambda: str(root) not in watcher.roots, what="the folder dropped")
         root.mkdir()
-        await wait_for(lambda: str(root) in watcher.roots, what="the folder watched again")
+        await eventually(lambda: str(root) in watcher.roots, what="the folder watched again")
         (root / "back.txt").write_text("x")
         rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 1)
     assert rows[0]["file_path"] == str(root / "back.txt")
@@ -453,7 +453,7 @@ async def test_an_event_that_fails_to_be_recorded_is_reported_and_recording_goes
     stop = asyncio.Event()
     task = asyncio.create_task(watcher.run(stop))
     try:
-        await wait_for(lambda: watcher.lists_applied, what="the first list")
+        await eventually(lambda: watcher.lists_applied, what="the first list")
         (root / "poison1").touch()  # one 'created' each (a write would add a 'modified')
         (root / "poison2").touch()
         (root / "after.txt").touch()

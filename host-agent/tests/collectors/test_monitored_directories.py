@@ -18,7 +18,8 @@ from host_agent.collectors.files.directories import (
 )
 from host_agent.core.identity import host_identifier
 
-from tests.collectors.fs_harness import RecordedLoads, read_events, running_watcher, settings, wait_for, wait_for_rows
+from tests.collectors.fs_harness import RecordedLoads, read_events, running_watcher, settings, wait_for_rows
+from tests.support.waiting import eventually
 
 PASSWORD = "pw-never-logged"
 
@@ -140,21 +141,21 @@ async def test_directories_added_disabled_reenabled_and_removed_in_the_table_whi
         assert set(watcher.roots) == {str(alpha)}
 
         await pg.execute("INSERT INTO monitored_directories (directory_path) VALUES ($1)", str(beta))
-        await wait_for(lambda: str(beta) in watcher.roots, what="beta watched")
+        await eventually(lambda: str(beta) in watcher.roots, what="beta watched")
         (beta / "one.txt").write_text("1")
         await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 1)
 
         await pg.execute("UPDATE monitored_directories SET enabled = false WHERE directory_path = $1", str(beta))
-        await wait_for(lambda: str(beta) not in watcher.roots, what="beta dropped")
+        await eventually(lambda: str(beta) not in watcher.roots, what="beta dropped")
         (beta / "unseen.txt").write_text("x")
 
         await pg.execute("UPDATE monitored_directories SET enabled = true WHERE directory_path = $1", str(beta))
-        await wait_for(lambda: str(beta) in watcher.roots, what="beta watched again")
+        await eventually(lambda: str(beta) in watcher.roots, what="beta watched again")
         (beta / "two.txt").write_text("2")
         await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 2)
 
         await pg.execute("DELETE FROM monitored_directories WHERE directory_path = $1", str(alpha))
-        await wait_for(lambda: str(alpha) not in watcher.roots, what="alpha dropped")
+        await eventually(lambda: str(alpha) not in watcher.roots, what="alpha dropped")
         (alpha / "after-removal.txt").write_text("x")
         (beta / "three.txt").write_text("3")
         await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 3)
@@ -168,7 +169,7 @@ async def test_watcher_keeps_watching_the_last_list_while_postgres_is_down(pg_pr
     async with running_watcher(source, data_dir, settings(refresh_interval_seconds=0.2)) as watcher:
         assert set(watcher.roots) == {str(beta)}
         pg_proxy.down()
-        await wait_for(lambda: source.origins[-1] == FROM_CACHE, what="the saved list in use")
+        await eventually(lambda: source.origins[-1] == FROM_CACHE, what="the saved list in use")
         (beta / "while-down.txt").write_text("x")
         rows = await wait_for_rows(data_dir / "file_changes.db", lambda rows: len(rows) == 1)
         assert set(watcher.roots) == {str(beta)}  # not config.yaml's alpha

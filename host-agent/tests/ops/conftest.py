@@ -1,33 +1,24 @@
-"""Fixtures for the operating commands: a config file, the real agent as a child process, the
-command line and the scripts as subprocesses, and rows written into the real local databases."""
+"""Fixtures for the operating commands: a config file, the real agent as a child process, and the
+command line and the scripts as subprocesses."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from host_agent.common.database import FileChangeDatabase
-from host_agent.ops import control
 
-from tests.support.waiting import wait_until
+from tests.support.agent import AgentProcess
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPTS = REPO / "scripts"
 AGENT_BIN = Path(sys.executable).parent / "reprospective-agent"
 #: Every wait in these tests ends by this deadline, not after a fixed sleep.
 DEADLINE = 30
-
-
-def wait_for(condition, timeout: float = DEADLINE, message: str = "condition"):
-    """Poll ``condition`` until it returns a truthy value; fail after ``timeout`` seconds."""
-    return wait_until(condition, timeout, message, interval=0.05)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -76,74 +67,6 @@ def script(name: str, *args: str, env: dict[str, str] | None = None, timeout: fl
     )
 
 
-def add_file_events(db_path: Path, count: int, start: int = 0) -> None:
-    now = int(time.time())
-    events = [
-        {
-            "event_time": now,
-            "event_type": "modified",
-            "file_path": f"/home/me/project/file{i}.py",
-            "file_name": f"file{i}.py",
-            "file_extension": ".py",
-            "monitored_root": "/home/me/project",
-            "project_name": "project",
-        }
-        for i in range(start, start + count)
-    ]
-    with FileChangeDatabase(db_path) as db:
-        db.save_events(events)
-
-
-class AgentProcess:
-    """``python -m host_agent run --config PATH`` as a child process."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.log_path = config.path.parent / "agent-test.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> AgentProcess:
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "host_agent", "run", "--config", str(self.config.path)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=clean_env(),
-        )
-        wait_for(self._answers, message=f"the agent to answer after its first sync run (log: {self.log_path})")
-        return self
-
-    def _answers(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the agent exited with {self.proc.returncode}:\n{self.log()}")
-        try:
-            reply = control.request(self.config.data_dir, "status", timeout=5)
-        except control.AgentNotRunningError:
-            return False
-        # Ready once the loop's first run (at start-up) is over: rows added later wait for a trigger.
-        return not reply["sync"]["active"] or reply["sync"]["last_run_at"] is not None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, timeout: float = DEADLINE) -> int:
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"the agent did not stop on SIGTERM:\n{self.log()}") from None
-        self._log.close()
-        code = self.proc.returncode
-        self.proc = None
-        return code
-
-
 @pytest.fixture
 def make_config(tmp_path):
     def make(postgres_url: str | None, **sync: Any) -> Config:
@@ -158,13 +81,13 @@ def run_agent():
     started: list[AgentProcess] = []
 
     def start(config: Config) -> AgentProcess:
-        agent = AgentProcess(config).start()
-        started.append(agent)
-        return agent
+        agent = AgentProcess(config.path, config.data_dir, env=clean_env(), log_path=config.path.parent / "agent-test.log")
+        started.append(agent.start())
+        return agent.wait_until_answering(DEADLINE)
 
     yield start
     for agent in started:
-        agent.stop()
+        agent.stop(timeout=DEADLINE)
 
 
 def pg_count(pg_server, database: str, sql: str) -> int:

@@ -6,7 +6,8 @@ import json
 import socket
 import stat
 
-from tests.ops.conftest import add_file_events, cli, pg_count
+from tests.ops.conftest import cli, pg_count
+from tests.support.rows import add_file_events
 
 
 def test_trigger_makes_the_running_agent_sync_and_reports_what_it_did(make_config, run_agent, pg_server, pg_database, pg_url):

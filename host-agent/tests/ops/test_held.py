@@ -6,7 +6,8 @@ import json
 import sqlite3
 import time
 
-from tests.ops.conftest import add_file_events, cli, pg_count
+from tests.ops.conftest import cli, pg_count
+from tests.support.rows import add_file_events
 
 
 def add_refused_event(db_path):

@@ -9,7 +9,8 @@ from host_agent.common.database import DesktopActivityDatabase, FileChangeDataba
 from host_agent.store.retention import purge_stores, purge_synced
 from host_agent.store.tables import DESKTOP_ACTIVITY_SESSIONS, FILE_CHANGE_EVENTS
 
-from tests.ops.conftest import add_file_events, cli
+from tests.ops.conftest import cli
+from tests.support.rows import add_file_events
 
 DAY = 86_400
 

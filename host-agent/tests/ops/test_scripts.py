@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from reprospective_db.cluster import EmbeddedPostgres
 
-from tests.ops.conftest import SCRIPTS, add_file_events, clean_env, cli, pg_count, script, wait_for
+from tests.ops.conftest import DEADLINE, SCRIPTS, clean_env, cli, pg_count, script
+from tests.support.rows import add_file_events
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -23,10 +25,15 @@ def stop_leftover_agent():
     configs = []
     yield configs.append
     for config in configs:
-        pid = cli("paths", "--get", "agent_pid", "--config", str(config.path)).stdout.strip()
+        pid = running_pid(config)
         if pid:
             os.kill(int(pid), signal.SIGTERM)
-            wait_for(lambda: not cli("paths", "--get", "agent_pid", "--config", str(config.path)).stdout.strip())
+            wait_until(lambda: not running_pid(config), DEADLINE, "the agent to stop")
+
+
+def running_pid(config) -> str:
+    """The running agent's pid, as ``paths --get agent_pid`` prints it ('' when none runs)."""
+    return cli("paths", "--get", "agent_pid", "--config", str(config.path)).stdout.strip()
 
 
 def test_start_trigger_and_stop_the_agent_with_the_scripts(make_config, pg_server, pg_database, pg_url, stop_leftover_agent):

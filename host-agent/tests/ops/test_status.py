@@ -6,7 +6,9 @@ import json
 import sqlite3
 import time
 
-from tests.ops.conftest import add_file_events, cli, wait_for
+from tests.ops.conftest import DEADLINE, cli
+from tests.support.rows import add_file_events
+from tests.support.waiting import wait_until
 
 
 def status(config):
@@ -19,7 +21,7 @@ def test_status_reports_an_outage_longer_than_an_interval_and_its_end(make_confi
     config = make_config(pg_proxy.url(pg_database), interval_seconds=1, retry_backoff_seconds=0.2)
     run_agent(config)
     add_file_events(config.file_events_db, 10)
-    wait_for(lambda: status(config)[1]["tables"]["file_change_events"]["waiting"] == 0, message="the backlog to drain")
+    wait_until(lambda: status(config)[1]["tables"]["file_change_events"]["waiting"] == 0, DEADLINE, "the backlog to drain")
 
     code, before = status(config)
     assert code == 0, before["attention"]
@@ -36,7 +38,7 @@ def test_status_reports_an_outage_longer_than_an_interval_and_its_end(make_confi
         code, report = status(config)
         return (code, report) if code == 1 else None
 
-    code, during = wait_for(outage_reported, message="status to report the outage")
+    code, during = wait_until(outage_reported, DEADLINE, "status to report the outage")
     assert not during["postgres"]["reachable"]
     assert any("PostgreSQL unreachable for" in item for item in during["attention"])
     assert during["tables"]["file_change_events"]["waiting"] == 5
@@ -54,7 +56,7 @@ def test_status_reports_an_outage_longer_than_an_interval_and_its_end(make_confi
         code, report = status(config)
         return report if code == 0 and report["tables"]["file_change_events"]["waiting"] == 0 else None
 
-    after = wait_for(recovered, message="the agent to catch up and status to recover")
+    after = wait_until(recovered, DEADLINE, "the agent to catch up and status to recover")
     assert after["postgres"]["reachable"] and after["postgres"]["failing_since"] is None
     assert after["tables"]["file_change_events"]["journal_pending"] == 0
 

@@ -7,7 +7,9 @@ import subprocess
 from host_agent.store.inspect import inspect_table
 from host_agent.store.tables import FILE_CHANGE_EVENTS, LocalTable
 
-from tests.ops.conftest import AGENT_BIN, add_file_events, clean_env, cli, pg_count, wait_for
+from tests.ops.conftest import AGENT_BIN, DEADLINE, clean_env, cli, pg_count
+from tests.support.rows import add_file_events
+from tests.support.waiting import wait_until
 
 
 def test_sync_once_racing_the_agents_loop_sends_every_row_exactly_once(
@@ -31,7 +33,8 @@ def test_sync_once_racing_the_agents_loop_sends_every_row_exactly_once(
         assert racer.returncode == 0, err
         assert "lock" not in err.lower() and "Traceback" not in err
 
-    wait_for(lambda: inspect_table(LocalTable(FILE_CHANGE_EVENTS, config.file_events_db)).waiting == 0, message="backlog drained")
+    table = LocalTable(FILE_CHANGE_EVENTS, config.file_events_db)
+    wait_until(lambda: inspect_table(table).waiting == 0, DEADLINE, "backlog drained")
     total = "SELECT count(*) FROM file_change_events"
     distinct = "SELECT count(DISTINCT (origin_id, local_id)) FROM file_change_events"
     assert pg_count(pg_server, pg_database, total) == 15_000

@@ -1,6 +1,8 @@
-"""Making local rows and reading them back from PostgreSQL, for the sync tests."""
+"""Making local rows and reading them back from PostgreSQL, for the sync and operator-command tests."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from host_agent.common.database import FileChangeDatabase
 
@@ -24,7 +26,12 @@ def file_event(i: int, **overrides):
     return row
 
 
-def add_file_events(db: FileChangeDatabase, count: int, start: int = 0) -> list[int]:
+def add_file_events(db: FileChangeDatabase | Path, count: int, start: int = 0) -> list[int]:
+    """Save ``count`` file change rows, numbered from ``start``, to an open store or to the file at a
+    path (opened and closed here, as a collector in another process would); returns their ids."""
+    if not isinstance(db, FileChangeDatabase):
+        with FileChangeDatabase(db) as opened:
+            return add_file_events(opened, count, start)
     return db.save_events(file_event(i) for i in range(start, start + count))
 
 
