@@ -1,10 +1,13 @@
-"""The command line as a user finds it: every ``reprospective-agent`` command, read from ``--help``."""
+"""The command line as a user finds it: every command of ``reprospective-agent`` (or of another
+argparse program, such as ``reprospective-db``), read from ``--help``."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import re
+from collections.abc import Callable
 
 from host_agent.cli import build_parser
 
@@ -13,26 +16,29 @@ from host_agent.cli import build_parser
 _SUB_COMMAND = re.compile(r"^ {4}([a-z][\w-]*)(?: {2,}|$)", re.MULTILINE)
 
 
-def help_text(*words: str) -> str:
-    """What ``reprospective-agent WORDS --help`` prints."""
+Program = Callable[[], argparse.ArgumentParser]
+
+
+def help_text(*words: str, program: Program = build_parser) -> str:
+    """What ``PROGRAM WORDS --help`` prints (``reprospective-agent`` unless told)."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
-        build_parser().parse_args([*words, "--help"])
+        program().parse_args([*words, "--help"])
     return out.getvalue()
 
 
-def sub_commands_of(*words: str) -> list[str]:
-    """The sub-commands ``reprospective-agent WORDS --help`` lists, in its order."""
-    text = help_text(*words)
+def sub_commands_of(*words: str, program: Program = build_parser) -> list[str]:
+    """The sub-commands ``PROGRAM WORDS --help`` lists, in its order."""
+    text = help_text(*words, program=program)
     positionals = text.partition("positional arguments:\n")[2].partition("\n\n")[0]
     return _SUB_COMMAND.findall(positionals)
 
 
-def all_commands() -> list[list[str]]:
+def all_commands(program: Program = build_parser) -> list[list[str]]:
     """Every command a user can run: ``[name]``, or ``[name, action]`` for one with sub-commands."""
     found: list[list[str]] = []
-    for name in sub_commands_of():
-        nested = sub_commands_of(name)
+    for name in sub_commands_of(program=program):
+        nested = sub_commands_of(name, program=program)
         found += [[name, action] for action in nested] if nested else [[name]]
-    assert found, f"no sub-command found in:\n{help_text()}"
+    assert found, f"no sub-command found in:\n{help_text(program=program)}"
     return found
