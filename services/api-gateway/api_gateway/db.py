@@ -17,8 +17,9 @@ from api_gateway.config import Settings
 
 log = logging.getLogger(__name__)
 
-#: The schema the gateway's queries need: 05 gave monitored_directories its host column.
-REQUIRED_VERSION = 5
+#: The schema the gateway's queries need: 05 gave monitored_directories its host column, 07 the
+#: rollups, 08 the session span index.
+REQUIRED_VERSION = 8
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:

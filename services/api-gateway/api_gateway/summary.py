@@ -2,12 +2,16 @@
 
 The periods are computed in Python (:func:`api_gateway.periods.periods_between`, DST-safe) and
 handed to PostgreSQL as arrays; each session counts, in each period it touches, only the seconds
-inside it.
+inside it, and as one session in the period where it started.
+
+When every period edge falls on a 15-minute boundary of UTC (every local midnight of every IANA
+zone in use does), the 15-minute rollups (``07_activity_rollups.sql``) answer, exactly; an edge
+in between (a range given as ``10:07``) falls back to the raw rows, with the same result.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
@@ -17,6 +21,17 @@ from api_gateway.search import SESSION_END
 GROUPS = ("application", "project", "host", "extension")
 SESSION_KEYS = {"application": "s.application_name", "host": "s.host_identifier"}
 FILE_KEYS = {"project": "f.project_name", "host": "f.host_identifier", "extension": "f.file_extension"}
+# In the rollups a missing value is '' (it is part of the key); shown as null like the raw rows.
+ROLLUP_SESSION_KEYS = {"application": "r.application_name", "host": "NULLIF(r.host_identifier, '')"}
+ROLLUP_FILE_KEYS = {"project": "NULLIF(r.project_name, '')", "host": "NULLIF(r.host_identifier, '')",
+                    "extension": "NULLIF(r.file_extension, '')"}
+BUCKET = timedelta(minutes=15)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def on_buckets(periods: list[Period]) -> bool:
+    """Whether every period edge is a 15-minute boundary of UTC, so the rollups are exact."""
+    return all((moment - _EPOCH) % BUCKET == timedelta(0) for p in periods for moment in (p.start, p.end))
 
 
 def _period_arrays(periods: list[Period]) -> tuple[list[datetime], list[datetime], list[str]]:
@@ -31,11 +46,15 @@ async def session_seconds(conn: asyncpg.Connection, periods: list[Period], key: 
     return await conn.fetch(
         f"""
         SELECT p.label, {key_sql} AS key,
-               sum(extract(epoch FROM least({SESSION_END}, p.e) - greatest(s.start_time, p.s)))::float8 AS seconds,
-               count(*) AS sessions
+               sum(greatest(0, extract(epoch FROM least({SESSION_END}, p.e) - greatest(s.start_time, p.s))))::float8
+                   AS seconds,
+               count(*) FILTER (WHERE s.start_time >= p.s) AS sessions
         FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
-        JOIN desktop_activity_sessions s ON s.start_time < p.e AND {SESSION_END} > p.s
-        WHERE s.start_time < $5 AND {SESSION_END} > $4 AND ($6::text IS NULL OR s.host_identifier = $6)
+        JOIN desktop_activity_sessions s
+          ON s.start_time < p.e AND ({SESSION_END} > p.s OR s.start_time >= p.s)
+        WHERE (session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($4, $5, '[)')
+               OR (s.start_time >= $4 AND s.start_time < $5))  -- zero-length sessions still count as started
+          AND ($6::text IS NULL OR s.host_identifier = $6)
         GROUP BY 1, 2
         """,
         starts, ends, labels, periods[0].start, periods[-1].end, host,
@@ -59,12 +78,54 @@ async def file_counts(conn: asyncpg.Connection, periods: list[Period], key: str 
     )
 
 
-async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: str, host: str | None) -> list[dict]:
+async def rollup_session_seconds(conn: asyncpg.Connection, periods: list[Period], key: str | None,
+                                 host: str | None) -> list[asyncpg.Record]:
+    starts, ends, labels = _period_arrays(periods)
+    key_sql = ROLLUP_SESSION_KEYS[key] if key else "NULL::text"
+    return await conn.fetch(
+        f"""
+        SELECT p.label, {key_sql} AS key, (sum(r.active_us) / 1e6)::float8 AS seconds,
+               sum(r.sessions_started)::bigint AS sessions
+        FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
+        JOIN session_rollup_15m r ON r.bucket >= p.s AND r.bucket < p.e
+        WHERE r.bucket >= $4 AND r.bucket < $5 AND ($6::text IS NULL OR r.host_identifier = $6)
+        GROUP BY 1, 2
+        HAVING sum(r.active_us) <> 0 OR sum(r.sessions_started) <> 0
+        """,
+        starts, ends, labels, periods[0].start, periods[-1].end, host,
+    )
+
+
+async def rollup_file_counts(conn: asyncpg.Connection, periods: list[Period], key: str | None,
+                             host: str | None) -> list[asyncpg.Record]:
+    starts, ends, labels = _period_arrays(periods)
+    key_sql = ROLLUP_FILE_KEYS[key] if key else "NULL::text"
+    return await conn.fetch(
+        f"""
+        SELECT p.label, {key_sql} AS key, sum(r.events)::bigint AS events
+        FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
+        JOIN file_event_rollup_15m r ON r.bucket >= p.s AND r.bucket < p.e
+        WHERE r.bucket >= $4 AND r.bucket < $5 AND ($6::text IS NULL OR r.host_identifier = $6)
+        GROUP BY 1, 2
+        HAVING sum(r.events) <> 0
+        """,
+        starts, ends, labels, periods[0].start, periods[-1].end, host,
+    )
+
+
+async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: str, host: str | None,
+                    *, use_rollups: bool | None = None) -> list[dict]:
     """Per period: totals, and the groups sorted by active time (then file changes)."""
     session_key = group_by if group_by in SESSION_KEYS else None
     file_key = group_by if group_by in FILE_KEYS else None
-    sessions = await session_seconds(conn, periods, session_key, host)
-    files = await file_counts(conn, periods, file_key, host)
+    if use_rollups is None:
+        use_rollups = on_buckets(periods)
+    if use_rollups:
+        sessions = await rollup_session_seconds(conn, periods, session_key, host)
+        files = await rollup_file_counts(conn, periods, file_key, host)
+    else:
+        sessions = await session_seconds(conn, periods, session_key, host)
+        files = await file_counts(conn, periods, file_key, host)
     out = {p.label: {"label": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(),
                      "active_seconds": 0.0, "sessions": 0, "file_events": 0, "groups": {}} for p in periods}
     for row in sessions:

@@ -83,7 +83,8 @@ async def build_timeline(request: Request, day: str | None, tz: str | None, host
         rows = await conn.fetch(
             f"SELECT s.id, s.host_identifier, s.application_name, s.window_title, s.start_time, "
             f"{search.SESSION_END} AS end_time FROM desktop_activity_sessions s "
-            f"WHERE s.start_time < $2 AND {search.SESSION_END} > $1 AND ($3::text IS NULL OR s.host_identifier = $3) "
+            "WHERE session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($1, $2, '[)') "
+            "AND ($3::text IS NULL OR s.host_identifier = $3) "
             "ORDER BY s.start_time, s.id",
             lower, upper, host,
         )
