@@ -18,8 +18,8 @@ from api_gateway.config import Settings
 log = logging.getLogger(__name__)
 
 #: The schema the gateway's queries need: 05 gave monitored_directories its host column, 07 the
-#: rollups, 08 the session span index.
-REQUIRED_VERSION = 8
+#: rollups, 08 the session span index, 09 the per-project and per-extension rollups.
+REQUIRED_VERSION = 9
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:

@@ -80,30 +80,41 @@ async def list_hosts(conn: asyncpg.Connection, now: datetime) -> list[dict]:
     ]
 
 
+# Per (host, table) pair: the pairs by a loose index scan (a recursive skip through
+# idx_sync_logs_host_table_started), then each figure by a short index range of that pair.
+_PAIR = "COALESCE(l.host_identifier, '') = p.host AND l.table_name = p.table_name"
+_ORDER = "ORDER BY COALESCE(l.host_identifier, ''), l.table_name, l.sync_started_at DESC LIMIT 1"
+SYNC_STATUS_SQL = f"""
+WITH RECURSIVE pairs AS (
+    (SELECT COALESCE(host_identifier, '') AS host, table_name FROM sync_logs
+     ORDER BY COALESCE(host_identifier, ''), table_name LIMIT 1)
+    UNION ALL
+    SELECT n.host, n.table_name FROM pairs p CROSS JOIN LATERAL (
+        SELECT COALESCE(l.host_identifier, '') AS host, l.table_name FROM sync_logs l
+        WHERE (COALESCE(l.host_identifier, ''), l.table_name) > (p.host, p.table_name)
+        ORDER BY COALESCE(l.host_identifier, ''), l.table_name LIMIT 1) n
+)
+SELECT NULLIF(p.host, '') AS host, p.table_name, last.status AS last_status,
+       ok.sync_completed_at AS last_success, bad.sync_started_at AS last_failure,
+       bad.error_message AS last_failure_message,
+       (SELECT min(l.sync_started_at) FROM sync_logs l WHERE {_PAIR} AND l.status = 'failed'
+          AND l.sync_started_at > COALESCE(ok.sync_started_at, '-infinity')) AS failing_since,
+       today.runs AS runs_today, today.rows AS rows_today, today.failed AS failed_today
+FROM pairs p
+LEFT JOIN LATERAL (SELECT l.status FROM sync_logs l WHERE {_PAIR} {_ORDER}) last ON true
+LEFT JOIN LATERAL (SELECT l.sync_started_at, l.sync_completed_at FROM sync_logs l
+                   WHERE {_PAIR} AND l.status <> 'failed' {_ORDER}) ok ON true
+LEFT JOIN LATERAL (SELECT l.sync_started_at, l.error_message FROM sync_logs l
+                   WHERE {_PAIR} AND l.status = 'failed' {_ORDER}) bad ON true
+CROSS JOIN LATERAL (SELECT count(*) AS runs, COALESCE(sum(l.records_synced), 0) AS rows,
+                           COALESCE(sum(l.records_failed), 0) AS failed
+                    FROM sync_logs l WHERE {_PAIR} AND l.sync_started_at >= $1) today
+ORDER BY p.host = '', p.host, p.table_name
+"""
+
+
 async def sync_status(conn: asyncpg.Connection, now: datetime, today_start: datetime) -> list[dict]:
-    rows = await conn.fetch(
-        """
-        WITH agg AS (
-            SELECT host_identifier AS host, table_name,
-                   max(sync_completed_at) FILTER (WHERE status <> 'failed') AS last_success,
-                   max(sync_started_at) FILTER (WHERE status = 'failed') AS last_failure,
-                   (array_agg(error_message ORDER BY sync_started_at DESC) FILTER (WHERE status = 'failed'))[1]
-                       AS last_failure_message,
-                   (array_agg(status ORDER BY sync_started_at DESC))[1] AS last_status,
-                   count(*) FILTER (WHERE sync_started_at >= $2) AS runs_today,
-                   COALESCE(sum(records_synced) FILTER (WHERE sync_started_at >= $2), 0) AS rows_today,
-                   COALESCE(sum(records_failed) FILTER (WHERE sync_started_at >= $2), 0) AS failed_today
-            FROM sync_logs WHERE sync_started_at >= $1 GROUP BY 1, 2
-        )
-        SELECT agg.*,
-               (SELECT min(l.sync_started_at) FROM sync_logs l
-                WHERE l.host_identifier IS NOT DISTINCT FROM agg.host AND l.table_name = agg.table_name
-                  AND l.status = 'failed' AND l.sync_started_at >= $1
-                  AND (agg.last_success IS NULL OR l.sync_started_at > agg.last_success)) AS failing_since
-        FROM agg ORDER BY host NULLS LAST, table_name
-        """,
-        now - HISTORY, today_start,
-    )
+    rows = await conn.fetch(SYNC_STATUS_SQL, today_start)
     return [
         {
             "host_identifier": r["host"],

@@ -18,13 +18,12 @@ import asyncpg
 from api_gateway.periods import Period
 from api_gateway.search import SESSION_END
 
-GROUPS = ("application", "project", "host", "extension")
+GROUPS = ("application", "project", "host", "extension", "none")
 SESSION_KEYS = {"application": "s.application_name", "host": "s.host_identifier"}
 FILE_KEYS = {"project": "f.project_name", "host": "f.host_identifier", "extension": "f.file_extension"}
 # In the rollups a missing value is '' (it is part of the key); shown as null like the raw rows.
 ROLLUP_SESSION_KEYS = {"application": "r.application_name", "host": "NULLIF(r.host_identifier, '')"}
-ROLLUP_FILE_KEYS = {"project": "NULLIF(r.project_name, '')", "host": "NULLIF(r.host_identifier, '')",
-                    "extension": "NULLIF(r.file_extension, '')"}
+ROLLUP_FILE_KEYS = {"project": "NULLIF(r.project_name, '')", "host": "NULLIF(r.host_identifier, '')"}
 BUCKET = timedelta(minutes=15)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -78,39 +77,41 @@ async def file_counts(conn: asyncpg.Connection, periods: list[Period], key: str 
     )
 
 
+# Each rollup bucket is given its period by width_bucket over the sorted period starts: one
+# index range scan of the rollup, whatever the number of periods (a year of days is 366).
 async def rollup_session_seconds(conn: asyncpg.Connection, periods: list[Period], key: str | None,
-                                 host: str | None) -> list[asyncpg.Record]:
-    starts, ends, labels = _period_arrays(periods)
+                                 host: str | None) -> list[dict]:
     key_sql = ROLLUP_SESSION_KEYS[key] if key else "NULL::text"
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
-        SELECT p.label, {key_sql} AS key, (sum(r.active_us) / 1e6)::float8 AS seconds,
-               sum(r.sessions_started)::bigint AS sessions
-        FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
-        JOIN session_rollup_15m r ON r.bucket >= p.s AND r.bucket < p.e
-        WHERE r.bucket >= $4 AND r.bucket < $5 AND ($6::text IS NULL OR r.host_identifier = $6)
+        SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key,
+               (sum(r.active_us) / 1e6)::float8 AS seconds, sum(r.sessions_started)::bigint AS sessions
+        FROM session_rollup_15m r
+        WHERE r.bucket >= $2 AND r.bucket < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
         GROUP BY 1, 2
         HAVING sum(r.active_us) <> 0 OR sum(r.sessions_started) <> 0
         """,
-        starts, ends, labels, periods[0].start, periods[-1].end, host,
+        [p.start for p in periods], periods[0].start, periods[-1].end, host,
     )
+    return [{"label": periods[r["i"] - 1].label, "key": r["key"], "seconds": r["seconds"], "sessions": r["sessions"]}
+            for r in rows]
 
 
 async def rollup_file_counts(conn: asyncpg.Connection, periods: list[Period], key: str | None,
-                             host: str | None) -> list[asyncpg.Record]:
-    starts, ends, labels = _period_arrays(periods)
-    key_sql = ROLLUP_FILE_KEYS[key] if key else "NULL::text"
-    return await conn.fetch(
+                             host: str | None) -> list[dict]:
+    table, key_sql = ("file_extension_rollup_15m", "NULLIF(r.file_extension, '')") if key == "extension" else (
+        "file_project_rollup_15m", ROLLUP_FILE_KEYS[key] if key else "NULL::text")
+    rows = await conn.fetch(
         f"""
-        SELECT p.label, {key_sql} AS key, sum(r.events)::bigint AS events
-        FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
-        JOIN file_event_rollup_15m r ON r.bucket >= p.s AND r.bucket < p.e
-        WHERE r.bucket >= $4 AND r.bucket < $5 AND ($6::text IS NULL OR r.host_identifier = $6)
+        SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key, sum(r.events)::bigint AS events
+        FROM {table} r
+        WHERE r.bucket >= $2 AND r.bucket < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
         GROUP BY 1, 2
         HAVING sum(r.events) <> 0
         """,
-        starts, ends, labels, periods[0].start, periods[-1].end, host,
+        [p.start for p in periods], periods[0].start, periods[-1].end, host,
     )
+    return [{"label": periods[r["i"] - 1].label, "key": r["key"], "events": r["events"]} for r in rows]
 
 
 async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: str, host: str | None,

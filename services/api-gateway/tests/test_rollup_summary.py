@@ -50,7 +50,7 @@ async def test_rollups_equal_raw_rows_in_every_kind_of_zone(pg, seed, zone):
         periods = periods_between(local_midnight(datetime(2026, 10, 19).date(), tz),
                                   local_midnight(datetime(2026, 11, 6).date(), tz), period, tz)
         assert on_buckets(periods)
-        for group in ("application", "host", "project", "extension"):
+        for group in ("application", "host", "project", "extension", "none"):
             for host in (None, "desk_you"):
                 raw = await summarize(pg, periods, group, host, use_rollups=False)
                 rolled = await summarize(pg, periods, group, host, use_rollups=True)

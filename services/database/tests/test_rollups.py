@@ -9,8 +9,6 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 
-import asyncpg
-
 BUCKET = timedelta(minutes=15)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ZERO = uuid.UUID(int=0)
@@ -45,11 +43,21 @@ async def check(conn) -> None:
     raw = await conn.fetch("SELECT * FROM desktop_activity_sessions")
     assert await actual_sessions(conn) == expected_sessions(raw)
     files = await conn.fetch("SELECT * FROM file_change_events")
-    want = Counter((floor(f["event_time"]), f["origin_id"] or ZERO, f["host_identifier"] or "", f["project_name"] or "",
-                    f["file_extension"] or "", f["event_type"]) for f in files)
-    got = {(r["bucket"], r["origin_id"], r["host_identifier"], r["project_name"], r["file_extension"], r["event_type"]):
-           r["events"] for r in await conn.fetch("SELECT * FROM file_event_rollup_15m WHERE events <> 0")}
-    assert got == dict(want)
+    projects: dict = defaultdict(Counter)
+    for f in files:
+        key = (floor(f["event_time"]), f["origin_id"] or ZERO, f["host_identifier"] or "", f["project_name"] or "")
+        projects[key]["events"] += 1
+        projects[key][f["event_type"]] += 1
+    got = {(r["bucket"], r["origin_id"], r["host_identifier"], r["project_name"]):
+           Counter({k: r[k] for k in ("events", "created", "modified", "deleted", "moved") if r[k]})
+           for r in await conn.fetch("SELECT * FROM file_project_rollup_15m WHERE events <> 0")}
+    assert got == dict(projects)
+    extensions = Counter((floor(f["event_time"]), f["origin_id"] or ZERO, f["host_identifier"] or "",
+                          f["file_extension"] or "") for f in files)
+    got = {(r["bucket"], r["origin_id"], r["host_identifier"], r["file_extension"]): r["events"]
+           for r in await conn.fetch("SELECT * FROM file_extension_rollup_15m WHERE events <> 0")}
+    assert got == dict(extensions)
+    assert await conn.fetchval("SELECT count(*) FROM file_event_rollup_15m") == 0  # superseded by 09
 
 
 def random_sessions(rng: random.Random, origin: uuid.UUID, host: str, first_id: int, n: int) -> list[tuple]:
@@ -102,7 +110,7 @@ async def test_session_rollup_stays_equal_to_the_raw_rows_through_copy_upserts_a
     await check(pg)
 
 
-async def test_file_event_rollup_counts_per_bucket_project_extension_and_type(pg):
+async def test_file_rollups_count_per_bucket_and_project_by_type_and_per_extension(pg):
     rng = random.Random(11)
     base = datetime(2026, 11, 28, tzinfo=timezone.utc)
     origin = uuid.uuid4()
@@ -131,12 +139,15 @@ async def test_truncate_empties_the_rollups_and_a_rebuild_recomputes_them(pg):
     assert await pg.fetchval("SELECT count(*) FROM session_rollup_15m") == 0
 
 
-async def test_applying_the_rollup_file_again_keeps_them_exact(pg_server, pg_database, pg):
+async def test_applying_every_file_again_keeps_the_rollups_exact(pg_server, pg_database, pg):
     from reprospective_db.schema import migrations_dir
 
     rng = random.Random(13)
     await pg.copy_records_to_table("desktop_activity_sessions", records=random_sessions(rng, uuid.uuid4(), "h", 1, 40),
                                    columns=SESSION_COLUMNS)
-    pg_server.psql(migrations_dir() / "07_activity_rollups.sql", pg_database)
+    for path in sorted(migrations_dir().glob("*.sql")):
+        pg_server.psql(path, pg_database)
     await check(pg)
-    assert isinstance(pg, asyncpg.Connection)
+    await pg.copy_records_to_table("desktop_activity_sessions", records=random_sessions(rng, uuid.uuid4(), "h", 1, 40),
+                                   columns=SESSION_COLUMNS)
+    await check(pg)

@@ -67,9 +67,10 @@ async def build_summary(request: Request, period: str, group_by: str, start: str
             "start": start_at.isoformat(), "end": end_at.isoformat(), "periods": rows}
 
 
-@router.get("/summary", summary="active seconds and counts per period, sessions clipped at period edges")
+@router.get("/summary", summary="active seconds and counts per period, sessions clipped at period edges "
+            "(group_by=none: totals only)")
 async def summary_route(request: Request, period: Literal["day", "week", "month"] = "day",
-                        group_by: Literal["application", "project", "host", "extension"] = "application",
+                        group_by: Literal["application", "project", "host", "extension", "none"] = "application",
                         start: str | None = START, end: str | None = END, tz: str | None = TZ,
                         host: str | None = HOST, _: Principal = Depends(api_reader)):
     return await build_summary(request, period, group_by, start, end, tz, host)

@@ -49,7 +49,7 @@ async def overview(request: Request, period: str = Query("day", max_length=5), d
         apps = (await summary.summarize(conn, whole, "application", host))[0]
         projects = (await summary.summarize(conn, whole, "project", host))[0]
         by_host = (await summary.summarize(conn, whole, "host", None))[0]
-        days = await summary.summarize(conn, year, "host", host)
+        days = await summary.summarize(conn, year, "none", host)
         host_names = [r["host"] for r in await conn.fetch(
             "SELECT DISTINCT host_identifier AS host FROM sync_logs WHERE host_identifier IS NOT NULL "
             "UNION SELECT DISTINCT host_identifier FROM desktop_activity_sessions "
