@@ -108,7 +108,7 @@ API = {
                                            f"&start={DAY}&end={DAY}&tz={TZ}",
     "month summary (file events per project)": f"/api/v1/activities/summary?period=month&group_by=project"
                                                f"&start={DAY.replace(day=1)}&end={DAY.replace(day=30)}&tz={TZ}",
-    "year heatmap (active time per day)": f"/api/v1/activities/summary?period=day&group_by=host&start={YEAR}-01-01"
+    "year heatmap (active time per day)": f"/api/v1/activities/summary?period=day&group_by=none&start={YEAR}-01-01"
                                           f"&end={YEAR}-12-31&tz={TZ}",
     "title search, first page": f"/api/v1/activities/sessions?q=quarterly%20report&start={YEAR}-06-01"
                                 f"&end={YEAR}-06-30&tz={TZ}",

@@ -33,6 +33,9 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         server_settings={
             "application_name": "reprospective-api",
             "statement_timeout": str(int(settings.statement_timeout * 1000)),
+            # The gateway's queries are short index ranges whose cost estimates can be high
+            # (a year of rows behind a LIMIT); compiling them costs more than running them.
+            "jit": "off",
         },
     )
 

@@ -93,28 +93,32 @@ WITH RECURSIVE pairs AS (
         SELECT COALESCE(l.host_identifier, '') AS host, l.table_name FROM sync_logs l
         WHERE (COALESCE(l.host_identifier, ''), l.table_name) > (p.host, p.table_name)
         ORDER BY COALESCE(l.host_identifier, ''), l.table_name LIMIT 1) n
+), today AS (  -- one range of idx_sync_logs_started_at for every pair at once
+    SELECT COALESCE(host_identifier, '') AS host, table_name, count(*) AS runs,
+           COALESCE(sum(records_synced), 0) AS rows, COALESCE(sum(records_failed), 0) AS failed
+    FROM sync_logs WHERE sync_started_at >= $1 AND sync_started_at < $2 GROUP BY 1, 2
 )
 SELECT NULLIF(p.host, '') AS host, p.table_name, last.status AS last_status,
        ok.sync_completed_at AS last_success, bad.sync_started_at AS last_failure,
        bad.error_message AS last_failure_message,
        (SELECT min(l.sync_started_at) FROM sync_logs l WHERE {_PAIR} AND l.status = 'failed'
           AND l.sync_started_at > COALESCE(ok.sync_started_at, '-infinity')) AS failing_since,
-       today.runs AS runs_today, today.rows AS rows_today, today.failed AS failed_today
+       COALESCE(today.runs, 0) AS runs_today, COALESCE(today.rows, 0) AS rows_today,
+       COALESCE(today.failed, 0) AS failed_today
 FROM pairs p
 LEFT JOIN LATERAL (SELECT l.status FROM sync_logs l WHERE {_PAIR} {_ORDER}) last ON true
 LEFT JOIN LATERAL (SELECT l.sync_started_at, l.sync_completed_at FROM sync_logs l
                    WHERE {_PAIR} AND l.status <> 'failed' {_ORDER}) ok ON true
 LEFT JOIN LATERAL (SELECT l.sync_started_at, l.error_message FROM sync_logs l
                    WHERE {_PAIR} AND l.status = 'failed' {_ORDER}) bad ON true
-CROSS JOIN LATERAL (SELECT count(*) AS runs, COALESCE(sum(l.records_synced), 0) AS rows,
-                           COALESCE(sum(l.records_failed), 0) AS failed
-                    FROM sync_logs l WHERE {_PAIR} AND l.sync_started_at >= $1) today
+LEFT JOIN today ON today.host = p.host AND today.table_name = p.table_name
 ORDER BY p.host = '', p.host, p.table_name
 """
 
 
-async def sync_status(conn: asyncpg.Connection, now: datetime, today_start: datetime) -> list[dict]:
-    rows = await conn.fetch(SYNC_STATUS_SQL, today_start)
+async def sync_status(conn: asyncpg.Connection, now: datetime, today_start: datetime,
+                      today_end: datetime | None = None) -> list[dict]:
+    rows = await conn.fetch(SYNC_STATUS_SQL, today_start, today_end or today_start + timedelta(days=1))
     return [
         {
             "host_identifier": r["host"],

@@ -120,7 +120,8 @@ async def sync_page(request: Request, who: Principal = Depends(page_reader)):
     tz = viewer_tz(request)
     moment = now(request)
     async with request.app.state.pool.acquire() as conn:
-        tables = await hosts.sync_status(conn, moment, local_midnight(today_in(tz, moment), tz))
+        tables = await hosts.sync_status(conn, moment, local_midnight(today_in(tz, moment), tz),
+                                       local_midnight(today_in(tz, moment) + timedelta(days=1), tz))
         runs = await hosts.recent_runs(conn, 50)
         outages = await conn.fetch(
             "SELECT host_identifier, table_name, sync_started_at, error_message FROM sync_logs "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Depends, Request
 
 from api_gateway import hosts
@@ -16,7 +18,8 @@ async def build_status(request: Request, tz: str | None) -> dict:
     zone = parse_tz(tz)
     moment = now(request)
     async with request.app.state.pool.acquire() as conn:
-        tables = await hosts.sync_status(conn, moment, local_midnight(today_in(zone, moment), zone))
+        tables = await hosts.sync_status(conn, moment, local_midnight(today_in(zone, moment), zone),
+                                       local_midnight(today_in(zone, moment) + timedelta(days=1), zone))
     return {"now": moment.isoformat(), "tz": zone.key, "tables": tables}
 
 
