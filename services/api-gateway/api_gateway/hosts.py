@@ -9,8 +9,7 @@ import asyncpg
 TABLES = ("desktop_activity_sessions", "file_change_events")
 #: The agent syncs every 300 s by default; three missed runs make a host "lagging".
 LAGGING_AFTER = timedelta(minutes=15)
-#: How far back the run history is read: enough for "failing since" and today's counts, and
-#: bounded however long a host has been syncing.
+#: How far back the /sync page lists outages.
 HISTORY = timedelta(days=30)
 
 
@@ -31,53 +30,46 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def list_hosts(conn: asyncpg.Connection, now: datetime) -> list[dict]:
-    rows = await conn.fetch(
+    """Every host with rows or sync runs: from host_table_totals (10) and the sync status."""
+    totals = await conn.fetch(
         """
-        WITH s AS (
-            SELECT host_identifier AS host, array_agg(DISTINCT origin_id) FILTER (WHERE origin_id IS NOT NULL) AS origins,
-                   min(start_time) AS first_seen, max(start_time) AS last_seen, count(*) AS n, max(synced_at) AS synced
-            FROM desktop_activity_sessions GROUP BY 1
-        ), f AS (
-            SELECT host_identifier AS host, array_agg(DISTINCT origin_id) FILTER (WHERE origin_id IS NOT NULL) AS origins,
-                   min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS n, max(synced_at) AS synced
-            FROM file_change_events GROUP BY 1
-        ), l AS (
-            SELECT host_identifier AS host,
-                   max(sync_completed_at) FILTER (WHERE status <> 'failed') AS last_success,
-                   max(sync_started_at) FILTER (WHERE status = 'failed') AS last_failure,
-                   (array_agg(error_message ORDER BY sync_started_at DESC) FILTER (WHERE status = 'failed'))[1]
-                       AS last_failure_message
-            FROM sync_logs WHERE sync_started_at >= $1 GROUP BY 1
-        ), h AS (SELECT host FROM s UNION SELECT host FROM f UNION SELECT host FROM l)
-        SELECT h.host,
-               ARRAY(SELECT DISTINCT o FROM unnest(COALESCE(s.origins, '{}') || COALESCE(f.origins, '{}')) o
-                     ORDER BY o) AS origins,
-               LEAST(s.first_seen, f.first_seen) AS first_seen, GREATEST(s.last_seen, f.last_seen) AS last_seen,
-               COALESCE(s.n, 0) AS sessions, COALESCE(f.n, 0) AS file_events,
-               GREATEST(s.synced, f.synced) AS newest_synced_at,
-               l.last_success, l.last_failure, l.last_failure_message
-        FROM h LEFT JOIN s ON s.host IS NOT DISTINCT FROM h.host
-        LEFT JOIN f ON f.host IS NOT DISTINCT FROM h.host
-        LEFT JOIN l ON l.host IS NOT DISTINCT FROM h.host
-        ORDER BY 1 NULLS LAST
-        """,
-        now - HISTORY,
+        SELECT NULLIF(host_identifier, '') AS host,
+               array_agg(DISTINCT origin_id) FILTER (WHERE origin_id <> '00000000-0000-0000-0000-000000000000')
+                   AS origins,
+               min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+               COALESCE(sum(rows) FILTER (WHERE table_name = 'desktop_activity_sessions'), 0) AS sessions,
+               COALESCE(sum(rows) FILTER (WHERE table_name = 'file_change_events'), 0) AS file_events,
+               max(newest_synced_at) AS newest_synced_at
+        FROM host_table_totals WHERE rows > 0 GROUP BY 1
+        """
     )
-    return [
-        {
-            "host_identifier": r["host"],
-            "origins": [str(o) for o in r["origins"]],
-            "first_seen": _iso(r["first_seen"]),
-            "last_seen": _iso(r["last_seen"]),
-            "rows": {"desktop_activity_sessions": r["sessions"], "file_change_events": r["file_events"]},
-            "last_successful_sync": _iso(r["last_success"]),
-            "last_failure": _iso(r["last_failure"]),
-            "last_failure_message": r["last_failure_message"],
-            "sync_lag_seconds": round((now - r["newest_synced_at"]).total_seconds(), 3)
-            if r["newest_synced_at"] else None,
-        }
-        for r in rows
-    ]
+    runs = await conn.fetch(SYNC_STATUS_SQL, now, now)
+    found: dict[str | None, dict] = {}
+
+    def entry(host: str | None) -> dict:
+        return found.setdefault(host, {
+            "host_identifier": host, "origins": [], "first_seen": None, "last_seen": None,
+            "rows": {"desktop_activity_sessions": 0, "file_change_events": 0}, "last_successful_sync": None,
+            "last_failure": None, "last_failure_message": None, "sync_lag_seconds": None,
+        })
+
+    for r in totals:
+        e = entry(r["host"])
+        e |= {"origins": sorted(str(o) for o in r["origins"] or []), "first_seen": _iso(r["first_seen"]),
+              "last_seen": _iso(r["last_seen"]),
+              "rows": {"desktop_activity_sessions": r["sessions"], "file_change_events": r["file_events"]},
+              "sync_lag_seconds": round((now - r["newest_synced_at"]).total_seconds(), 3)
+              if r["newest_synced_at"] else None}
+    latest: dict[str | None, tuple] = {}
+    for r in runs:
+        e = entry(r["host"])
+        if r["last_success"] and (e["last_successful_sync"] is None or r["last_success"].isoformat() > e["last_successful_sync"]):
+            e["last_successful_sync"] = r["last_success"].isoformat()
+        if r["last_failure"] and (r["host"] not in latest or r["last_failure"] > latest[r["host"]][0]):
+            latest[r["host"]] = (r["last_failure"], r["last_failure_message"])
+    for host, (when, message) in latest.items():
+        found[host] |= {"last_failure": when.isoformat(), "last_failure_message": message}
+    return sorted(found.values(), key=lambda h: (h["host_identifier"] is None, h["host_identifier"] or ""))
 
 
 # Per (host, table) pair: the pairs by a loose index scan (a recursive skip through

@@ -58,6 +58,13 @@ async def check(conn) -> None:
            for r in await conn.fetch("SELECT * FROM file_extension_rollup_15m WHERE events <> 0")}
     assert got == dict(extensions)
     assert await conn.fetchval("SELECT count(*) FROM file_event_rollup_15m") == 0  # superseded by 09
+    totals = Counter()
+    for table, rows in (("desktop_activity_sessions", raw), ("file_change_events", files)):
+        for r in rows:
+            totals[(r["origin_id"] or ZERO, r["host_identifier"] or "", table)] += 1
+    got = {(r["origin_id"], r["host_identifier"], r["table_name"]): r["rows"]
+           for r in await conn.fetch("SELECT * FROM host_table_totals WHERE rows <> 0")}
+    assert got == dict(totals)
 
 
 def random_sessions(rng: random.Random, origin: uuid.UUID, host: str, first_id: int, n: int) -> list[tuple]:
