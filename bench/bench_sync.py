@@ -5,11 +5,14 @@ For each backlog size it measures, on the same rows and the same indexed Postgre
 - ``copy``: ``COPY file_change_events FROM STDIN`` of those rows through psql (the limit);
 - ``sync@B``: ``DataSyncManager.sync_all()`` with batch size B (keyset batches, COPY into a
   staging table, ``INSERT … ON CONFLICT``, SQLite marks);
+- ``resend``: the same with every row already in PostgreSQL (a restored backup, a lost mark):
+  the merge path (COPY into a staging table, ``INSERT … ON CONFLICT``);
 - ``plan``: the plan's reference approach (the whole backlog fetched into a list of dicts, one
   ``INSERT`` per row, transactions of 100 rows, SQLite flags updated per batch).
 
-Every measurement runs in its own process (peak memory is that process's VmHWM) against a fresh
-database created from a template holding the schema, on a private PostgreSQL server on loopback.
+Every measurement runs in its own process (peak memory is that process's VmHWM, CPU its user +
+system time, threads included) against a fresh database created from a template holding the
+schema, on a private PostgreSQL server on loopback.
 
 Usage: python bench/bench_sync.py [--rows 100000,1000000] [--batch-sizes 1000,2000,5000,10000,20000]
                                   [--plan-rows 100000,1000000] [--write docs/benchmarks.md]
@@ -25,11 +28,11 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -39,15 +42,13 @@ import asyncpg
 from benchmarks_doc import replace_section
 from host_agent.common.data_sync import DataSyncManager
 from host_agent.common.database import FileChangeDatabase
-from reprospective_db.cluster import EmbeddedPostgres
-from reprospective_db.schema import migrations_dir
+from reprospective_db.testing import TestServer
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = [
     "event_time", "event_time_iso", "event_type", "file_path", "file_path_relative", "file_name",
     "file_extension", "file_size", "is_symlink", "monitored_root", "project_name", "created_at",
 ]  # fmt: skip
-TEMPLATE = "bench_template"
 
 
 # -- the rows -------------------------------------------------------------------------------
@@ -155,30 +156,26 @@ def run_worker(kind: str, url: str, db: Path, batch: int) -> None:
     started = time.perf_counter()
     rows = asyncio.run({"sync": worker_sync, "plan": worker_plan}[kind](url, db, batch))
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_rss_mb()}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_rss_mb(), "cpu_s": cpu}))
 
 
 # -- the driver ------------------------------------------------------------------------------
 
 
 class Bench:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        port = _free_port()
-        self.server = EmbeddedPostgres(workdir / "cluster", port=port, tcp_host="127.0.0.1")
+    def __init__(self) -> None:
+        self.server = TestServer(prefix="reprospective-bench-")
+        self.workdir = self.server.base
         self._n = 0
 
     def start(self) -> None:
         self.server.start()
-        self.server.psql(f'CREATE DATABASE "{TEMPLATE}"')
-        for path in sorted(migrations_dir().glob("*.sql")):
-            self.server.psql(path, database=TEMPLATE)
 
     def fresh_database(self) -> str:
         self._n += 1
-        name = f"bench_{self._n}"
-        self.server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-        return name
+        return self.server.create_database()
 
     def measure(self, kind: str, backlog: Path, batch: int) -> dict:
         database = self.fresh_database()
@@ -189,18 +186,26 @@ class Bench:
         if kind == "copy":
             result = self._copy(database, db)
         else:
-            out = subprocess.run(
-                [sys.executable, __file__, "--worker", kind, "--url", self.server.url(database), "--db", str(db),
-                 "--batch", str(batch)],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            result = json.loads(out.stdout.strip().splitlines()[-1])
+            if kind == "resend":  # every row in PostgreSQL already, none marked locally
+                self._worker("sync", database, db, batch)
+                with sqlite3.connect(db) as conn:
+                    conn.execute("UPDATE file_change_events SET synced_at = NULL")
+                conn.close()
+            result = self._worker("plan" if kind == "plan" else "sync", database, db, batch)
         count = int(self.server.psql("SELECT count(*) FROM file_change_events", database=database))
         assert count == result["rows"], (kind, count, result)
-        self.server.psql(f'DROP DATABASE "{database}"')
+        self.server.drop_database(database)
         shutil.rmtree(run_dir)
         result["rows_per_s"] = result["rows"] / result["seconds"]
         return result
+
+    def _worker(self, kind: str, database: str, db: Path, batch: int) -> dict:
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", kind, "--url", self.server.url(database), "--db", str(db),
+             "--batch", str(batch)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
     def _copy(self, database: str, db: Path) -> dict:
         """psql COPY FROM STDIN of the same rows into the same table: the server-side limit."""
@@ -217,26 +222,18 @@ class Bench:
             count += 1
         sqlite.close()
         data = buffer.getvalue()
-        cmd = self.server._command(
-            "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.server.port),
+        cmd = self.server.server.command(
+            "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.server.server.port),
             "-U", "postgres", "-d", database,
             "-c", f"\\copy file_change_events ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
         )  # fmt: skip
         started = time.perf_counter()
         subprocess.run(cmd, input=data, text=True, check=True, cwd="/")
         seconds = time.perf_counter() - started
-        return {"rows": count, "seconds": seconds, "peak_mb": float("nan")}
+        return {"rows": count, "seconds": seconds, "peak_mb": float("nan"), "cpu_s": float("nan")}
 
     def stop(self) -> None:
-        self.server.stop("fast")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        self.server.stop()
 
 
 def main() -> int:
@@ -245,6 +242,7 @@ def main() -> int:
     parser.add_argument("--batch-sizes", default="1000,2000,5000,10000,20000")
     parser.add_argument("--default-batch", type=int, default=5000)
     parser.add_argument("--plan-rows", default="100000,1000000", help="backlog sizes the slow reference runs on")
+    parser.add_argument("--resend-rows", default="100000,1000000", help="backlog sizes the re-send path runs on")
     parser.add_argument("--write", metavar="MARKDOWN", help="replace the '## Sync engine' section of this file")
     parser.add_argument("--worker", choices=["sync", "plan"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -258,10 +256,11 @@ def main() -> int:
     sizes = [int(x) for x in args.rows.split(",")]
     batches = [int(x) for x in args.batch_sizes.split(",")]
     plan_sizes = {int(x) for x in args.plan_rows.split(",") if x}
-    workdir = Path(tempfile.mkdtemp(prefix="reprospective-bench-"))
-    os.chmod(workdir, 0o711)
-    bench = Bench(workdir)
+    resend_sizes = {int(x) for x in args.resend_rows.split(",") if x}
+    bench = Bench()
+    workdir = bench.workdir
     results: dict[int, dict[str, dict]] = {}
+    load_before = _load()
     try:
         bench.start()
         for size in sizes:
@@ -274,14 +273,16 @@ def main() -> int:
                 key = f"sync@{batch}"
                 results[size][key] = bench.measure("sync", backlog, batch)
                 _report(size, key, results[size][key])
+            if size in resend_sizes:
+                results[size]["resend"] = bench.measure("resend", backlog, args.default_batch)
+                _report(size, "resend", results[size]["resend"])
             if size in plan_sizes:
                 results[size]["plan"] = bench.measure("plan", backlog, 100)
                 _report(size, "plan", results[size]["plan"])
             backlog.unlink()
     finally:
         bench.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-    text = render(results, batches, args.default_batch)
+    text = render(results, batches, args.default_batch, (load_before, _load()))
     print(text)
     if args.write:
         replace_section(Path(args.write), "## Sync engine", text)
@@ -297,7 +298,12 @@ def _report(size: int, kind: str, result: dict) -> None:
     )
 
 
-def render(results: dict[int, dict[str, dict]], batches: list[int], default_batch: int) -> str:
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages, as /proc/loadavg gives them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def render(results: dict[int, dict[str, dict]], batches: list[int], default_batch: int, load: tuple[str, str]) -> str:
     lines = [
         "## Sync engine",
         "",
@@ -306,23 +312,27 @@ def render(results: dict[int, dict[str, dict]], batches: list[int], default_batc
         "`file_change_events` table of `services/database/init`.",
         "",
         "Command: `make bench` (that is, `.venv/bin/python bench/bench_sync.py --write docs/benchmarks.md`).",
+        f"Load average (1, 5, 15 min) before the run: {load[0]}; after: {load[1]}.",
         "",
-        "| backlog | method | rows/s | seconds | peak memory | vs COPY | vs plan |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| backlog | method | rows/s | seconds | peak memory | CPU s per 1M rows | vs COPY | vs plan |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for size, by_kind in results.items():
         copy = by_kind["copy"]["rows_per_s"]
         plan = by_kind.get("plan", {}).get("rows_per_s")
         for kind, r in by_kind.items():
-            label = {"copy": "psql `\\copy` (limit)", "plan": "plan's reference (list, INSERT per row, 100/txn)"}.get(
-                kind, f"`DataSyncManager`, batch {kind.split('@')[-1]}"
-            )
+            label = {
+                "copy": "psql `\\copy` (limit)",
+                "plan": "plan's reference (list, INSERT per row, 100/txn)",
+                "resend": f"`DataSyncManager`, batch {default_batch}, every row already in PostgreSQL (merge)",
+            }.get(kind, f"`DataSyncManager`, batch {kind.split('@')[-1]}")
             if kind == f"sync@{default_batch}":
                 label += " (default)"
             peak = "n/a (psql)" if r["peak_mb"] != r["peak_mb"] else f"{r['peak_mb']:.0f} MB"
             vs_plan = f"{r['rows_per_s'] / plan:.1f}x" if plan else "–"
+            cpu = "n/a (psql)" if r["cpu_s"] != r["cpu_s"] else f"{r['cpu_s'] / r['rows'] * 1e6:.1f}"
             lines.append(
-                f"| {size:,} | {label} | {r['rows_per_s']:,.0f} | {r['seconds']:.1f} | {peak} | "
+                f"| {size:,} | {label} | {r['rows_per_s']:,.0f} | {r['seconds']:.1f} | {peak} | {cpu} | "
                 f"{r['rows_per_s'] / copy:.2f}x | {vs_plan} |"
             )
     lines += [
@@ -337,6 +347,8 @@ def render(results: dict[int, dict[str, dict]], batches: list[int], default_batc
     ]
     for size, by_kind in results.items():
         syncs = {k: v for k, v in by_kind.items() if k.startswith("sync@")}
+        if not syncs:
+            continue
         best = max(syncs, key=lambda k: syncs[k]["rows_per_s"])
         copy = by_kind["copy"]["rows_per_s"]
         default = syncs.get(f"sync@{default_batch}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from host_agent.core.config import AgentConfig
+from host_agent.store.pg_values import FLAG, INTEGER, TEXT, TIME, value_sql
 from host_agent.store.desktop_activity import DESKTOP_DATA_COLUMNS, DesktopActivityDatabase
 from host_agent.store.file_changes import FILE_DATA_COLUMNS, FileChangeDatabase
 from host_agent.store.sqlite_store import SQLiteStore
@@ -27,7 +28,8 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 @dataclass(frozen=True)
 class SyncedTable:
     """One synced table. Times are UTC epoch seconds locally and ``timestamptz`` remotely;
-    flags are 0/1 locally and ``boolean`` remotely (the sync connections' codecs convert them)."""
+    flags are 0/1 locally and ``boolean`` remotely; SQLite gives them as the sync's COPY takes
+    them (:mod:`host_agent.store.pg_values`)."""
 
     name: str
     store: type[SQLiteStore]
@@ -39,11 +41,27 @@ class SyncedTable:
     waiting_since: str
     #: What a synced row must also satisfy before retention may delete it.
     purgeable_when: str = "1"
+    #: The columns that are not text: times (epoch seconds), integers, flags (0/1).
+    times: frozenset[str] = frozenset()
+    integers: frozenset[str] = frozenset()
+    flags: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for identifier in (self.name, self.waiting_since, *self.columns):
             if not _IDENTIFIER.match(identifier):
                 raise ValueError(f"{identifier!r} is not a plain SQL identifier")
+        unknown = (self.times | self.integers | self.flags) - set(self.columns)
+        if unknown:
+            raise ValueError(f"{self.name}: typed columns that do not travel: {', '.join(sorted(unknown))}")
+
+    def kind(self, column: str) -> str:
+        if column in self.times:
+            return TIME
+        if column in self.integers:
+            return INTEGER
+        if column in self.flags:
+            return FLAG
+        return TEXT
 
     def db_path(self, config: AgentConfig) -> Path:
         return getattr(config, self.config_path)
@@ -57,14 +75,21 @@ class SyncedTable:
             f"AND h.row_id = {alias}.id AND h.revision = {alias}.sync_revision)"
         )
 
-    def select_waiting_sql(self) -> str:
-        """Waiting rows as COPY records; parameters: host, origin, synced_at, after id, up to id, limit."""
-        cols = ", ".join(f"t.{c}" for c in self.columns)
+    def select_waiting_sql(self, *, skip_held: bool = True) -> str:
+        """Waiting rows as COPY records, values as PostgreSQL takes them (:mod:`~host_agent.store.pg_values`):
+        ``(id, sync_revision, host, origin, *columns, synced_at)``. Parameters: host, origin,
+        synced_at (microseconds since 2000-01-01 UTC), after id, up to id, limit.
+
+        ``skip_held=False`` leaves out the held-rows check, for a run that found none held."""
+        cols = ", ".join(value_sql(c, self.kind(c)) for c in self.columns)
+        held = f" AND {self.not_held()}" if skip_held else ""
         return (
             f"SELECT t.id, t.sync_revision, ?, ?, {cols}, ? FROM {self.name} AS t "
-            f"WHERE t.synced_at IS NULL AND t.id > ? AND t.id <= ? AND {self.not_held()} "
-            f"ORDER BY t.id LIMIT ?"
+            f"WHERE t.synced_at IS NULL AND t.id > ? AND t.id <= ?{held} ORDER BY t.id LIMIT ?"
         )
+
+    def any_held_sql(self) -> str:
+        return f"SELECT EXISTS (SELECT 1 FROM sync_held_rows WHERE table_name = '{self.name}')"
 
     def waiting_sql(self) -> str:
         """How many rows wait (held-back rows excluded) and since when the oldest waits."""
@@ -80,8 +105,13 @@ class SyncedTable:
         return f"SELECT MAX(synced_at) FROM {self.name}"
 
     def mark_synced_sql(self) -> str:
-        """Parameters: synced_at, id, revision sent. A row edited since it was read keeps waiting."""
-        return f"UPDATE {self.name} SET synced_at = ? WHERE id = ? AND sync_revision = ?"
+        """Parameters: synced_at, a JSON array of ``[id, revision sent]``. One statement per batch;
+        a row edited since it was read (its revision moved on) keeps waiting."""
+        return (
+            f"UPDATE {self.name} SET synced_at = ? FROM json_each(?) AS j "
+            f"WHERE {self.name}.id = json_extract(j.value, '$[0]') "
+            f"AND {self.name}.sync_revision = json_extract(j.value, '$[1]')"
+        )
 
     def held_rows_sql(self) -> str:
         """The rows held back at their current revision, oldest id first."""
@@ -108,6 +138,8 @@ DESKTOP_ACTIVITY_SESSIONS = SyncedTable(
     store=DesktopActivityDatabase,
     columns=(*DESKTOP_DATA_COLUMNS, "created_at", "updated_at"),
     config_path="desktop_db_path",
+    times=frozenset({"start_time", "end_time", "created_at", "updated_at"}),
+    integers=frozenset({"duration_seconds"}),
     # A session waits from its last change: closing a synced session makes it wait again.
     waiting_since="updated_at",
     # An open session (no end yet) will change again: it stays.
@@ -119,6 +151,9 @@ FILE_CHANGE_EVENTS = SyncedTable(
     store=FileChangeDatabase,
     columns=(*FILE_DATA_COLUMNS, "created_at"),
     config_path="file_events_db_path",
+    times=frozenset({"event_time", "created_at"}),
+    integers=frozenset({"file_size"}),
+    flags=frozenset({"is_symlink"}),
     waiting_since="created_at",
 )
 

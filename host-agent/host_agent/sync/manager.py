@@ -228,6 +228,7 @@ class SyncManager:
         table = self._tables[name]
         result = TableResult(name, started_at=time.time())
         try:
+            await asyncio.to_thread(table.start_run)
             waiting = await asyncio.to_thread(table.count_waiting) if self.progress else 0
             upto = await asyncio.to_thread(table.last_id)  # a run is bounded: later rows wait
             async with self.connection() as conn:
@@ -361,7 +362,7 @@ class SyncManager:
 
     @contextlib.asynccontextmanager
     async def connection(self):
-        """A pooled connection with the sync codecs (timestamps as epoch seconds, flags as 0/1)."""
+        """A connection from the sync's pool, with the sync codecs (:mod:`host_agent.sync.codecs`)."""
         if self._pool is None:
             raise SyncError("the sync manager is not initialised")
         async with self._pool.acquire(timeout=self.connect_timeout) as conn:

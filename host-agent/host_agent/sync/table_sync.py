@@ -6,17 +6,20 @@ work for any table:
 
 1. read a batch of waiting rows from SQLite by keyset (``synced_at IS NULL AND id > last``),
    skipping rows held back at their current revision; each row comes out of SQLite already in
-   the shape ``COPY`` takes (see :mod:`host_agent.sync.codecs`);
+   the form binary ``COPY`` takes (see :mod:`host_agent.store.pg_values`), so no Python code
+   runs per value;
 2. in one PostgreSQL transaction, ``COPY`` the batch straight into the table. That is the
-   common case (new rows) and runs close to the speed of a plain ``COPY``. If a row is already
+   common case (new rows) and runs at the speed of a plain ``COPY``. If a row is already
    there (a re-send after a crash, a session edited since it was synced), the batch goes
    through a temporary staging table instead and is merged with
    ``INSERT … ON CONFLICT (origin_id, local_id)``: a stored row is replaced only by a newer
-   local revision, so re-sending is harmless;
+   local revision, so re-sending is harmless. Once a run met such a batch, its later batches
+   go to the merge directly (a re-sent backlog is re-sent as a whole);
 3. if PostgreSQL refuses a value, the batch is split (each half in a savepoint) until the bad
    rows are found; the good rows go through;
-4. after the commit, the batch is marked synced in SQLite in one short transaction (only rows
-   whose revision is still the one sent), and held-back rows are recorded with their reason.
+4. after the commit, the batch is marked synced in SQLite in one short transaction, with one
+   statement (only rows whose revision is still the one sent), and held-back rows are recorded
+   with their reason.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from typing import Any
 import asyncpg
 
 from host_agent.store.sqlite_store import SQLiteStore
+from host_agent.store.pg_values import pg_time
 from host_agent.store.tables import SyncedTable, release_held
+from host_agent.sync.codecs import ENCODING_ERRORS
 from host_agent.sync.errors import ErrorKind, RowEncodingError, classify, describe
 
 #: Origin columns every synced table carries in PostgreSQL (04_add_sync_origin.sql).
@@ -87,7 +92,11 @@ class TableSync:
         self.host_identifier = host_identifier
         self.origin_id = store.origin_id
         self._select_sql = table.select_waiting_sql()
+        self._select_sql_none_held = table.select_waiting_sql(skip_held=False)
+        self._any_held = True
         self._merge_sql = self.pg.merge_sql()
+        #: Set once a batch of this run met rows PostgreSQL already has: the rest go to the merge.
+        self.resending = False
 
     @property
     def name(self) -> str:
@@ -95,10 +104,20 @@ class TableSync:
 
     # -- SQLite side (blocking: call from a worker thread) -------------------------------
 
+    def start_run(self) -> None:
+        """At the start of each run: forget the last run's state; look whether any row is held.
+
+        Without held rows the reads skip the held-rows check; rows this run holds back have ids
+        below the ones it reads next, so that stays true for the whole run."""
+        self.resending = False
+        with self.store.reading() as conn:
+            self._any_held = bool(conn.execute(self.table.any_held_sql()).fetchone()[0])
+
     def read_batch(self, after_id: int, limit: int, upto_id: int) -> list[Row]:
         """Up to ``limit`` waiting rows with ``after_id < id <= upto_id``, in id order."""
-        params = (self.host_identifier, self.origin_id, time.time(), after_id, upto_id, limit)
-        return self.store.fetch_all(self._select_sql, params, as_tuples=True)
+        sql = self._select_sql if self._any_held else self._select_sql_none_held
+        params = (self.host_identifier, self.origin_id, pg_time(time.time()), after_id, upto_id, limit)
+        return self.store.fetch_all(sql, params, as_tuples=True)
 
     def last_id(self) -> int:
         """The newest row's id: a run syncs up to it, so rows written meanwhile wait for the next run."""
@@ -114,10 +133,7 @@ class TableSync:
         now = int(time.time())
         with self.store.atomic() as conn:
             # A row edited since it was read keeps waiting: its revision moved on.
-            conn.executemany(
-                self.table.mark_synced_sql(),
-                [(now, row[0], row[1]) for row in outcome.synced],
-            )
+            conn.execute(self.table.mark_synced_sql(), (now, json.dumps([row[:2] for row in outcome.synced])))
             conn.executemany(
                 "INSERT INTO sync_held_rows (table_name, row_id, revision, reason, held_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (table_name, row_id) DO UPDATE SET revision = excluded.revision, "
@@ -136,16 +152,18 @@ class TableSync:
         """Write ``rows`` in one transaction; bad rows are isolated, not fatal. Raises for the rest."""
         outcome = BatchOutcome()
         async with conn.transaction():
-            if all(row[1] == 0 for row in rows):  # never edited: most likely never sent either
+            if not self.resending and all(row[1] == 0 for row in rows):  # never edited: most likely never sent
                 try:
                     async with conn.transaction():  # a savepoint
                         await self._copy(conn, self.table.name, rows, timeout)
                     outcome.synced.extend(rows)
                     return outcome
+                except asyncpg.UniqueViolationError:
+                    self.resending = True  # already there: merge this batch and the rest of the run
                 except Exception as exc:
                     if classify(exc) is not ErrorKind.DATA:
                         raise
-                    # Already there (UniqueViolation) or a bad value: merge, isolating bad rows.
+                    # A bad value: merge, isolating the bad rows.
             await conn.execute(self.pg.create_stage_sql(), timeout=timeout)
             await self._merge_isolating(conn, rows, outcome, timeout)
         return outcome
@@ -173,7 +191,7 @@ class TableSync:
     async def _copy(self, conn: asyncpg.Connection, table: str, rows: list[Row], timeout: float) -> None:
         try:
             await conn.copy_records_to_table(table, records=rows, columns=self.pg.copy_columns, timeout=timeout)
-        except (UnicodeError, TypeError, ValueError) as exc:
+        except ENCODING_ERRORS as exc:
             # Raised by the driver while encoding values, before PostgreSQL saw them.
             raise RowEncodingError(f"cannot encode value: {exc}") from exc
 
@@ -187,3 +205,4 @@ class TableSync:
     def release_held(self) -> int:
         """Forget held-back rows so that the next sync tries them again; returns how many."""
         return release_held(self.store, self.table)
+

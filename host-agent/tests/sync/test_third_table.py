@@ -34,7 +34,12 @@ class NotesDatabase(SQLiteStore):
 
 
 NOTES = SyncedTable(
-    name="notes", store=NotesDatabase, columns=("body", "created_at"), config_path="notes_db", waiting_since="created_at"
+    name="notes",
+    store=NotesDatabase,
+    columns=("body", "created_at"),
+    times=frozenset({"created_at"}),
+    config_path="notes_db",
+    waiting_since="created_at",
 )
 
 PG_NOTES = """

@@ -75,7 +75,8 @@ class EmbeddedPostgres:
             return f"postgresql://{SERVER_USER}@{self.tcp_host}:{self.port}/{database}"
         return f"postgresql://{SERVER_USER}@/{database}?host={self.cluster_dir}&port={self.port}"
 
-    def _command(self, tool: str, *args: str) -> list[str]:
+    def command(self, tool: str, *args: str) -> list[str]:
+        """The command line running one of the server's tools as the server's user."""
         cmd = [str(self.bin_dir / tool), *args]
         if self._as_root:
             return ["runuser", "-u", SERVER_USER, "--", *cmd]
@@ -85,7 +86,7 @@ class EmbeddedPostgres:
         self, tool: str, *args: str, timeout: float = 120, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run one of the server's tools (``pg_ctl``, ``psql``, ``pg_dump``...) as the server's user."""
-        cmd = self._command(tool, *args)
+        cmd = self.command(tool, *args)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/", input=stdin)
         except (OSError, subprocess.TimeoutExpired) as exc:
