@@ -5,8 +5,10 @@ handed to PostgreSQL as arrays; each session counts, in each period it touches, 
 inside it, and as one session in the period where it started.
 
 When every period edge falls on a 15-minute boundary of UTC (every local midnight of every IANA
-zone in use does), the 15-minute rollups (``07_activity_rollups.sql``) answer, exactly; an edge
-in between (a range given as ``10:07``) falls back to the raw rows, with the same result.
+zone in use does), the 15-minute rollups (07, 09) answer, exactly; an edge in between (a range
+given as ``10:07``) falls back to the raw rows, with the same result. Totals that need no group
+(the heatmap, the file changes beside time per application) come from the hourly totals (11)
+when every edge is on a whole hour of UTC.
 """
 
 from __future__ import annotations
@@ -28,9 +30,23 @@ BUCKET = timedelta(minutes=15)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def on_buckets(periods: list[Period]) -> bool:
-    """Whether every period edge is a 15-minute boundary of UTC, so the rollups are exact."""
-    return all((moment - _EPOCH) % BUCKET == timedelta(0) for p in periods for moment in (p.start, p.end))
+def on_buckets(periods: list[Period], size: timedelta = BUCKET) -> bool:
+    """Whether every period edge is a boundary of ``size`` in UTC, so rollups of that size are exact."""
+    return all((moment - _EPOCH) % size == timedelta(0) for p in periods for moment in (p.start, p.end))
+
+
+async def hourly_totals(conn: asyncpg.Connection, periods: list[Period], host: str | None) -> list[asyncpg.Record]:
+    """Per period index: active seconds, sessions started, file changes, from activity_totals_1h (11)."""
+    return await conn.fetch(
+        """
+        SELECT width_bucket(r.hour, $1::timestamptz[]) AS i, (sum(r.active_us) / 1e6)::float8 AS seconds,
+               sum(r.sessions_started)::bigint AS sessions, sum(r.file_events)::bigint AS events
+        FROM activity_totals_1h r
+        WHERE r.hour >= $2 AND r.hour < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
+        GROUP BY 1
+        """,
+        [p.start for p in periods], periods[0].start, periods[-1].end, host,
+    )
 
 
 def _period_arrays(periods: list[Period]) -> tuple[list[datetime], list[datetime], list[str]]:
@@ -122,8 +138,18 @@ async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: s
     if use_rollups is None:
         use_rollups = on_buckets(periods)
     if use_rollups:
-        sessions = await rollup_session_seconds(conn, periods, session_key, host)
-        files = await rollup_file_counts(conn, periods, file_key, host)
+        hourly = None
+        if (session_key is None or file_key is None) and on_buckets(periods, timedelta(hours=1)):
+            hourly = [dict(r) | {"label": periods[r["i"] - 1].label, "key": None}
+                      for r in await hourly_totals(conn, periods, host)]
+        if session_key is None and hourly is not None:
+            sessions = [r for r in hourly if r["seconds"] or r["sessions"]]
+        else:
+            sessions = await rollup_session_seconds(conn, periods, session_key, host)
+        if file_key is None and hourly is not None:
+            files = [r for r in hourly if r["events"]]
+        else:
+            files = await rollup_file_counts(conn, periods, file_key, host)
     else:
         sessions = await session_seconds(conn, periods, session_key, host)
         files = await file_counts(conn, periods, file_key, host)

@@ -1,9 +1,12 @@
 """Pure rules for a day's timeline: lanes per host, sessions clipped to the day, short runs merged.
 
 A busy day holds thousands of sessions of a few seconds; drawing each would make the response
-and the chart heavy. Consecutive sessions shorter than ``min_seconds`` on the same host (with no
+and the chart heavy. Consecutive sessions shorter than a threshold on the same host (with no
 gap longer than ``max_gap`` between them) become one segment, labelled with the application that
-took most of its time and the number of sessions it stands for.
+took most of its time and the number of sessions it stands for. The threshold is ``min_seconds``
+(a minute: narrower than a pixel of a day at 1280 px), raised on a lane with more sessions than
+its share of ``budget`` until only that many sessions stay whole, so a day of 20 busy hosts stays
+around a thousand segments (about 200 KB).
 """
 
 from __future__ import annotations
@@ -74,15 +77,25 @@ def merge_short(sessions: list[Session], min_seconds: float, max_gap: timedelta)
     return segments
 
 
+def threshold(sessions: list[Session], min_seconds: float, keep: int) -> float:
+    """The shortest duration a session may have and still be drawn alone, keeping about ``keep``."""
+    if len(sessions) <= keep:
+        return min_seconds
+    durations = sorted(((s.end - s.start).total_seconds() for s in sessions), reverse=True)
+    return max(min_seconds, durations[keep - 1] + 1e-6)
+
+
 def lanes(sessions: list[Session], lower: datetime, upper: datetime, min_seconds: float = 60.0,
-          max_gap: timedelta = timedelta(minutes=5)) -> dict[str, list[Segment]]:
+          max_gap: timedelta = timedelta(minutes=5), budget: int = 1200) -> dict[str, list[Segment]]:
     """Per host (sorted by name): the day's segments in time order."""
     by_host: dict[str, list[Session]] = {}
     for session in sessions:
         clipped = clip_to(session, lower, upper)
         if clipped is not None:
             by_host.setdefault(session.host, []).append(clipped)
+    # Whole sessions and merged runs alternate at worst, so keep half the lane's share whole.
+    keep = max(25, budget // max(1, len(by_host)) // 2)
     return {
-        host: merge_short(sorted(rows, key=lambda r: (r.start, r.id)), min_seconds, max_gap)
+        host: merge_short(sorted(rows, key=lambda r: (r.start, r.id)), threshold(rows, min_seconds, keep), max_gap)
         for host, rows in sorted(by_host.items())
     }

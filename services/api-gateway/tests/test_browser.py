@@ -227,3 +227,96 @@ async def test_phone_width_and_dark_mode_are_usable(browser, server, db):
     finally:
         await context.close()
     assert watched.problems == []
+
+
+class AgentLog:
+    """A running ``reprospective-agent`` (no X display, watcher on, directory list re-read every
+    second) and a way to wait for a line of its log."""
+
+    def __init__(self, tmp_path, url: str) -> None:
+        import shutil
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        beside = Path(sys.executable).with_name("reprospective-agent")
+        self.command = str(beside) if beside.exists() else shutil.which("reprospective-agent")
+        self.config = tmp_path / "agent.yaml"
+        self.config.write_text(
+            f"agent:\n  data_dir: '{tmp_path / 'data'}'\n"
+            f"database:\n  postgres_url: '{url}'\n"
+            "data_sync:\n  interval_seconds: 3600\n"
+            "desktop_monitor:\n  enabled: false\n"
+            "filesystem_watcher:\n  refresh_interval_seconds: 1\n", encoding="utf-8")
+        self.path = tmp_path / "agent.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DISPLAY", "REPROSPECTIVE_"))}
+        self.process = subprocess.Popen([self.command, "run", "--config", str(self.config)], env=env,
+                                        stdout=self.path.open("wb"), stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8", errors="replace")
+
+    async def wait_for(self, line: str, count: int = 1, timeout: float = 30) -> None:
+        import asyncio
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.text().count(line) < count:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the agent exited ({self.process.returncode}):\n{self.text()[-3000:]}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no {line!r} (x{count}) in the agent's log within {timeout} s:\n{self.text()[-3000:]}")
+            await asyncio.sleep(0.05)  # polling the log file for the condition, with a deadline
+
+    def stop(self) -> None:
+        import subprocess
+
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.mark.skipif(not any(os.access(os.path.join(d, "reprospective-agent"), os.X_OK)
+                            for d in [os.path.dirname(os.sys.executable), *os.environ.get("PATH", "").split(":")]),
+                    reason="the agent (host-agent) is not installed")
+async def test_directories_changed_through_the_forms_are_picked_up_by_a_running_agent(page, db, dashboard_db, tmp_path):
+    for name in ("shared", "renamed", "elsewhere", "marker"):
+        (tmp_path / name).mkdir()
+    agent = AgentLog(tmp_path, dashboard_db)
+    try:
+        await agent.wait_for("monitored directories from PostgreSQL")
+        p = page.page
+        await p.goto("/directories")
+
+        async def add(path, host=""):
+            if not await p.locator("#add-form").is_visible():
+                await p.click("text=Add a directory")
+            await p.fill("#new-directory_path", str(path))
+            await p.fill("#new-host_identifier", host)
+            await p.click("#add-form button[type=submit]")
+            await p.get_by_text("Directory added.").wait_for()
+            return await db.fetchval("SELECT id FROM monitored_directories WHERE directory_path = $1", str(path))
+
+        shared = await add(tmp_path / "shared")
+        await agent.wait_for(f"watching {tmp_path / 'shared'}")
+        await p.click(f"#dir-{shared} button.toggle")
+        await agent.wait_for(f"stopped watching {tmp_path / 'shared'}")
+        await p.click(f"#dir-{shared} button.toggle")
+        await agent.wait_for(f"watching {tmp_path / 'shared'}", count=3)  # "stopped watching" holds it too
+        await p.click(f"#dir-{shared} details.edit summary")
+        await p.fill(f"#edit-{shared}-directory_path", str(tmp_path / "renamed"))
+        await p.click(f"#dir-{shared} .edit-form button[type=submit]")
+        await agent.wait_for(f"watching {tmp_path / 'renamed'}")
+        await p.click(f"#dir-{shared} a.delete")
+        await p.click("#confirm-delete")
+        await agent.wait_for(f"stopped watching {tmp_path / 'renamed'}")
+        # A directory for another host is not watched here; a shared one added after it is.
+        await add(tmp_path / "elsewhere", host="another-host_someone")
+        await p.goto("/directories")
+        await add(tmp_path / "marker")
+        await agent.wait_for(f"watching {tmp_path / 'marker'}")
+        assert f"watching {tmp_path / 'elsewhere'}" not in agent.text()
+    finally:
+        agent.stop()

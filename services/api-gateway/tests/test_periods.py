@@ -79,3 +79,16 @@ def test_lanes_are_per_host_and_clip_sessions_to_the_day():
                    day, day + timedelta(days=1))
     assert list(result) == ["a", "b"]
     assert (result["b"][0].start, result["b"][0].end) == (day, day + timedelta(minutes=10))
+
+
+def test_a_crowded_lane_keeps_only_its_longest_sessions_whole():
+    t = u(2026, 11, 30, 9)
+    sessions, at = [], t
+    for i in range(400):  # back to back, 30 to 129 s long, nine hours in all
+        sessions.append(_s(i, at, 30 + i // 4))
+        at = sessions[-1].end
+    result = lanes(sessions, u(2026, 11, 30), u(2026, 12, 1), budget=100)["a"]
+    whole = [s for s in result if s.count == 1]
+    assert len(whole) <= 51 and len(result) <= 102
+    assert sum(s.count for s in result) == 400
+    assert min((s.end - s.start).total_seconds() for s in whole) >= 30 + 350 // 4

@@ -65,6 +65,25 @@ async def check(conn) -> None:
     got = {(r["origin_id"], r["host_identifier"], r["table_name"]): r["rows"]
            for r in await conn.fetch("SELECT * FROM host_table_totals WHERE rows <> 0")}
     assert got == dict(totals)
+    hourly: dict = defaultdict(lambda: [0, 0, 0])
+    hour = timedelta(hours=1)
+    for r in raw:
+        end = r["end_time"] or r["start_time"] + timedelta(seconds=r["duration_seconds"] or 0)
+        key = (r["origin_id"] or ZERO, r["host_identifier"] or "")
+        first = EPOCH + (r["start_time"] - EPOCH) // hour * hour
+        hourly[(first, *key)][1] += 1
+        h = first
+        while h < end:
+            part = min(end, h + hour) - max(r["start_time"], h)
+            if part > timedelta(0):
+                hourly[(h, *key)][0] += part // timedelta(microseconds=1)
+            h += hour
+    for f in files:
+        hourly[(EPOCH + (f["event_time"] - EPOCH) // hour * hour, f["origin_id"] or ZERO, f["host_identifier"] or "")][2] += 1
+    got = {(r["hour"], r["origin_id"], r["host_identifier"]): [r["active_us"], r["sessions_started"], r["file_events"]]
+           for r in await conn.fetch("SELECT * FROM activity_totals_1h WHERE active_us <> 0 OR sessions_started <> 0 "
+                                     "OR file_events <> 0")}
+    assert got == {k: v for k, v in hourly.items() if v != [0, 0, 0]}
 
 
 def random_sessions(rng: random.Random, origin: uuid.UUID, host: str, first_id: int, n: int) -> list[tuple]:
