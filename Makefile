@@ -13,7 +13,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 .PHONY: run test lint bench system-deps venv clean
 
 run: system-deps venv
-	scripts/run.sh $(ARGS)
+	services/api-gateway/scripts/run-with-agent.sh $(ARGS)
 
 test: system-deps venv lint
 	@set -e; for project in $(PROJECTS); do \

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Usage: scripts/run.sh [agent arguments, e.g. --config PATH]
+# Usage: services/api-gateway/scripts/run-with-agent.sh [agent arguments, e.g. --config PATH]
 # What `make run` does: the agent, and the dashboard (reprospective-api) on the same PostgreSQL
 # (the embedded cluster unless DATABASE_URL is set), in this terminal. Ctrl-C stops both: the
 # agent closes its session, flushes and syncs once more; the dashboard stops serving.
 # The dashboard listens on 127.0.0.1:8800 (REPROSPECTIVE_API_HOST / REPROSPECTIVE_API_PORT).
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/common.sh"
 
 agent_args=("$@")
 while (($#)); do
