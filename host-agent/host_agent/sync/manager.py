@@ -22,6 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from reprospective_db import schema as pg_schema
@@ -36,7 +37,7 @@ from host_agent.sync.codecs import register_sync_codecs
 from host_agent.sync.errors import ErrorKind, classify, describe
 from host_agent.sync.lock import SyncLocks
 from host_agent.sync.result import TableResult
-from host_agent.sync.table_sync import TableSync
+from host_agent.sync.table_sync import BatchOutcome, TableSync
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,18 @@ POOL_MAX_SIZE = 5
 #: A pooled connection idle this long is closed (a server restart then costs no failed query).
 POOL_IDLE_SECONDS = 60
 
+#: How long a run waits for its second connection before going on with one.
+SECOND_CONNECTION_TIMEOUT = 2.0
+
 ProgressCallback = Callable[[str, int, int], None]  # (table_name, rows done, rows waiting at start)
+
+
+@dataclass
+class _Pending:
+    """A batch written in a transaction whose commit is under way."""
+
+    commit: asyncio.Task[None]
+    outcome: BatchOutcome
 
 
 class SyncManager:
@@ -231,10 +243,10 @@ class SyncManager:
             await asyncio.to_thread(table.start_run)
             waiting = await asyncio.to_thread(table.count_waiting) if self.progress else 0
             upto = await asyncio.to_thread(table.last_id)  # a run is bounded: later rows wait
-            async with self.connection() as conn:
+            async with self.connection() as conn, self._second_connection() as second:
                 await self._ensure_schema(conn)
                 await self._ship_journal(name, conn)
-                await self._drain(table, conn, upto, result, waiting)
+                await self._drain(table, [conn, second] if second else [conn], upto, result, waiting)
             self._fatal_logged = {key for key in self._fatal_logged if key[0] != name}
         except asyncio.CancelledError:
             raise
@@ -250,40 +262,92 @@ class SyncManager:
             await self._journal_result(result)
         return result
 
-    async def _drain(self, table: TableSync, conn: asyncpg.Connection, upto: int, result: TableResult, waiting: int) -> None:
-        """The batch pipeline: while PostgreSQL writes one batch, the next is read from SQLite and
-        the previous one (committed) is marked synced."""
+    async def _drain(
+        self, table: TableSync, conns: list[asyncpg.Connection], upto: int, result: TableResult, waiting: int
+    ) -> None:
+        """The batch pipeline. Each batch is its own transaction; while one connection commits a
+        batch (the server flushes its WAL to disk), the other already copies the next, a worker
+        thread reads the one after from SQLite, and another marks the last committed one."""
+        lanes: list[_Pending | None] = [None] * len(conns)
         read_ahead: asyncio.Task[list] | None = None
-        marking: asyncio.Task[None] | None = None
+        marking: list[asyncio.Task[None] | None] = [None]
         try:
             read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, 0, self.batch_size, upto))
+            lane = 0
             while rows := await read_ahead:
                 read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto))
-                outcome = await table.write_batch(conn, rows, self.statement_timeout)
-                if marking is not None:
-                    await marking
-                marking = asyncio.create_task(asyncio.to_thread(table.mark, outcome))
-                result.records_synced += len(outcome.synced)
-                result.records_held += len(outcome.held)
-                for _row, reason in outcome.held:
-                    result.held.append(self._safe(reason))
-                    log.warning("sync: %s row held back: %s", table.name, result.held[-1])
-                if self.progress:
-                    self.progress(table.name, result.records_synced + result.records_held, waiting)
+                await self._settle(table, lanes, lane, marking, result, waiting)
+                conn = conns[lane]
+                transaction = conn.transaction()
+                await transaction.start()
+                try:
+                    outcome = await table.write_in_transaction(conn, rows, self.statement_timeout)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await transaction.rollback()
+                    raise
+                lanes[lane] = _Pending(asyncio.create_task(transaction.commit()), outcome)
+                lane = (lane + 1) % len(conns)
             read_ahead = None
+            for lane in range(len(lanes)):
+                await self._settle(table, lanes, lane, marking, result, waiting)
         finally:
             if read_ahead is not None:
                 read_ahead.cancel()
                 with contextlib.suppress(BaseException):
                     await read_ahead
-            if marking is not None:
+            for lane in range(len(lanes)):  # after an error: what did commit is still marked
+                with contextlib.suppress(Exception):
+                    await self._settle(table, lanes, lane, marking, result, waiting)
+            if marking[0] is not None:
                 # Always let the marks of a committed batch land (the thread cannot be stopped anyway).
                 try:
-                    await asyncio.shield(marking)
+                    await asyncio.shield(marking[0])
                 except Exception as exc:  # the rows stay waiting and are re-sent, harmlessly
                     result.error_kind = result.error_kind or ErrorKind.FATAL
                     result.error = result.error or self._safe(f"marking synced rows failed: {describe(exc)}")
                     log.error("sync: %s: %s", table.name, result.error)
+
+    async def _settle(
+        self,
+        table: TableSync,
+        lanes: list[_Pending | None],
+        lane: int,
+        marking: list[asyncio.Task[None] | None],
+        result: TableResult,
+        waiting: int,
+    ) -> None:
+        """Wait for the lane's commit; once PostgreSQL has the batch, mark it (after the last marks)."""
+        pending, lanes[lane] = lanes[lane], None
+        if pending is None:
+            return
+        await pending.commit  # raises if the commit failed: then nothing is marked
+        if marking[0] is not None:
+            await marking[0]
+        marking[0] = asyncio.create_task(asyncio.to_thread(table.mark, pending.outcome))
+        result.records_synced += len(pending.outcome.synced)
+        result.records_held += len(pending.outcome.held)
+        for _row, reason in pending.outcome.held:
+            result.held.append(self._safe(reason))
+            log.warning("sync: %s row held back: %s", table.name, result.held[-1])
+        if self.progress:
+            self.progress(table.name, result.records_synced + result.records_held, waiting)
+
+    @contextlib.asynccontextmanager
+    async def _second_connection(self):
+        """A second connection for the pipeline, if the pool (and the server) has one to spare
+        quickly; without it, batches simply take turns on one connection."""
+        assert self._pool is not None
+        try:
+            conn = await self._pool.acquire(timeout=SECOND_CONNECTION_TIMEOUT)
+        except Exception as exc:  # too many clients, a busy pool: not worth failing a run for
+            log.debug("sync: one connection only (%s)", self._safe(describe(exc)))
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            await self._pool.release(conn)
 
     def _log_fatal(self, name: str, error: str, exc: BaseException) -> None:
         """A permanent error (a revoked grant, a read-only database) is logged in full once, then

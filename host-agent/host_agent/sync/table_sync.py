@@ -150,22 +150,27 @@ class TableSync:
 
     async def write_batch(self, conn: asyncpg.Connection, rows: list[Row], timeout: float) -> BatchOutcome:
         """Write ``rows`` in one transaction; bad rows are isolated, not fatal. Raises for the rest."""
-        outcome = BatchOutcome()
         async with conn.transaction():
-            if not self.resending and all(row[1] == 0 for row in rows):  # never edited: most likely never sent
-                try:
-                    async with conn.transaction():  # a savepoint
-                        await self._copy(conn, self.table.name, rows, timeout)
-                    outcome.synced.extend(rows)
-                    return outcome
-                except asyncpg.UniqueViolationError:
-                    self.resending = True  # already there: merge this batch and the rest of the run
-                except Exception as exc:
-                    if classify(exc) is not ErrorKind.DATA:
-                        raise
-                    # A bad value: merge, isolating the bad rows.
-            await conn.execute(self.pg.create_stage_sql(), timeout=timeout)
-            await self._merge_isolating(conn, rows, outcome, timeout)
+            return await self.write_in_transaction(conn, rows, timeout)
+
+    async def write_in_transaction(self, conn: asyncpg.Connection, rows: list[Row], timeout: float) -> BatchOutcome:
+        """Write ``rows`` inside the caller's open transaction (which commits them): each attempt
+        in a savepoint, bad rows isolated. Raises for anything else."""
+        outcome = BatchOutcome()
+        if not self.resending and all(row[1] == 0 for row in rows):  # never edited: most likely never sent
+            try:
+                async with conn.transaction():  # a savepoint
+                    await self._copy(conn, self.table.name, rows, timeout)
+                outcome.synced.extend(rows)
+                return outcome
+            except asyncpg.UniqueViolationError:
+                self.resending = True  # already there: merge this batch and the rest of the run
+            except Exception as exc:
+                if classify(exc) is not ErrorKind.DATA:
+                    raise
+                # A bad value: merge, isolating the bad rows.
+        await conn.execute(self.pg.create_stage_sql(), timeout=timeout)
+        await self._merge_isolating(conn, rows, outcome, timeout)
         return outcome
 
     async def _merge_isolating(
