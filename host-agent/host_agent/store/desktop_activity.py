@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from host_agent.core.timeutil import iso_from_epoch, now_epoch
-from host_agent.store.sqlite_store import SQLiteStore, add_column, add_revision_tracking, create_sync_state
+from host_agent.store.sqlite_store import SQLiteStore, add_column, add_revision_tracking, check_text, create_sync_state
 
 
 DESKTOP_DATA_COLUMNS = [
@@ -83,6 +83,9 @@ class DesktopActivityDatabase(SQLiteStore):
             _add_synced_at(conn)
 
     def start_session(self, application_name: str, window_title: str | None, start_time: int) -> int:
+        """Open a session; raises :class:`InvalidEventError` for text that is not valid UTF-8."""
+        check_text(application_name, "desktop session: 'application_name'")
+        check_text(window_title, "desktop session: 'window_title'")
         now = now_epoch()
         with self.atomic() as conn:
             cursor = conn.execute(

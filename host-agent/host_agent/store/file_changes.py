@@ -13,7 +13,7 @@ from typing import Any
 
 from host_agent.core.errors import InvalidEventError
 from host_agent.core.timeutil import iso_from_epoch, now_epoch
-from host_agent.store.sqlite_store import SQLiteStore, add_column, add_revision_tracking, create_sync_state
+from host_agent.store.sqlite_store import SQLiteStore, add_column, add_revision_tracking, check_text, create_sync_state
 
 
 EVENT_TYPES = frozenset({"created", "modified", "deleted", "moved"})
@@ -128,6 +128,8 @@ def validate_event(event: Mapping[str, Any], *, position: int = 0) -> dict[str, 
     for field in ("file_path", "monitored_root"):
         if not isinstance(row[field], str) or not row[field].startswith("/"):
             raise InvalidEventError(f"{where}: {field!r} must be an absolute path, got {row[field]!r}")
+    for field in FILE_DATA_COLUMNS:
+        check_text(row[field], f"{where}: {field!r}")
     if row["event_type"] == "moved" and not row["old_file_path"]:
         raise InvalidEventError(f"{where}: a 'moved' event needs 'old_file_path'")
     size = row["file_size"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from host_agent.core.errors import StoreError
+from host_agent.core.errors import InvalidEventError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,19 @@ class SQLiteStore:
         with self.reading() as conn:
             row = conn.execute("SELECT value FROM sync_meta WHERE key = 'origin_id'").fetchone()
         return row[0]
+
+
+def check_text(value: object, where: str) -> None:
+    """Text a store keeps must be valid UTF-8: a lone surrogate (an undecodable name handed over
+    as ``surrogateescape``) is refused with :class:`InvalidEventError` naming ``where``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidEventError(
+                f"{where} is not valid UTF-8 text (character {exc.object[exc.start]!r} at {exc.start}); "
+                "escape undecodable bytes first"
+            ) from None
 
 
 def create_sync_state(conn: sqlite3.Connection) -> None:

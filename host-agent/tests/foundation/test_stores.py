@@ -126,6 +126,7 @@ def test_save_event_fills_the_iso_time_and_reads_back_newest_first(tmp_path):
         ({"file_size": -1}, "'file_size' must be a non-negative integer"),
         ({"colour": "blue"}, "unknown field(s) 'colour'"),
         ({"event_type": "moved"}, "a 'moved' event needs 'old_file_path'"),
+        ({"file_name": "caf\udce9.txt"}, "'file_name' is not valid UTF-8 text (character '\\udce9' at 3)"),
     ],
 )
 def test_save_event_rejects_bad_input_with_a_message_naming_the_field(tmp_path, bad, message):
@@ -179,3 +180,11 @@ def test_a_writer_process_and_a_marking_reader_never_see_database_is_locked(tmp_
     assert writer.exitcode == 0
     assert marked == count
 
+
+
+def test_a_window_title_that_is_not_utf8_is_refused_by_the_store_naming_the_field(tmp_path):
+    with DesktopActivityDatabase(tmp_path / "d.db") as db:
+        with pytest.raises(InvalidEventError) as excinfo:
+            db.start_session("editor", "notes \udcff.txt", 1_780_000_000)
+        assert "'window_title' is not valid UTF-8 text" in str(excinfo.value)
+        assert db.get_recent_sessions() == []
