@@ -2,9 +2,11 @@
 
 Start-up: lock the data folder → PostgreSQL (the embedded cluster, or the configured URL) →
 collectors → sync manager (``initialize()``, ``start_sync_loop()``).
-Shutdown (SIGINT/SIGTERM): collectors stop (sessions closed, buffers flushed) → one last sync,
-bounded by ``data_sync.final_sync_timeout_seconds`` (a second signal cuts it short) → pool closed
-→ embedded PostgreSQL stopped if this process started it.
+Shutdown (SIGINT/SIGTERM): collectors stop (sessions closed, buffers flushed) → one last sync →
+pool closed → embedded PostgreSQL stopped if this process started it. Stopping the sync loop and
+the last sync together get ``data_sync.final_sync_timeout_seconds``, whatever PostgreSQL does (a
+server that stops answering included): past it, the sync's connections are closed at once and
+the rows stay queued locally. A second signal does that at once.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from host_agent.core.agent_lock import AgentLock
 from host_agent.core.config import AgentConfig
 from host_agent.ops.control import ControlServer
 from host_agent.ops.postgres import embedded_cluster
+from host_agent.sync.errors import ErrorKind, classify, describe
 
 log = logging.getLogger(__name__)
+
+#: After the sync's connections were closed, how long its task may take to notice.
+ABANDON_SECONDS = 5
 
 
 class Agent:
@@ -45,6 +51,7 @@ class Agent:
 
     async def run(self) -> int:
         config = self.config
+        asyncio.get_running_loop().set_exception_handler(_quiet_connection_losses)
         with AgentLock(config.data_dir), self._signal_handlers():
             log.info(
                 "Reprospective agent starting: config %s; data folder %s",
@@ -150,21 +157,34 @@ class Agent:
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def _last_sync(self) -> None:
+        """Stop the loop and make one last sync, within ``final_sync_timeout_seconds`` in all."""
         manager = self.sync_manager
         timeout = self.config.data_sync.final_sync_timeout_seconds
         if manager is None or timeout <= 0:
-            return
-        await manager.stop_sync_loop()
+            return  # closing the manager stops its loop, bounded too
         log.info("last sync before exit (at most %.0f s; press Ctrl-C again to skip)", timeout)
-        self._final_sync = asyncio.create_task(manager.sync_all(), name="final-sync")
-        try:
-            await asyncio.wait_for(self._final_sync, timeout)
-        except asyncio.TimeoutError:
-            log.warning("last sync did not finish in %.0f s; the remaining rows stay queued locally", timeout)
-        except asyncio.CancelledError:
+        self._final_sync = asyncio.create_task(self._stop_and_sync(manager), name="final-sync")
+        done, _ = await asyncio.wait({self._final_sync}, timeout=timeout)
+        if not done:
+            if not self._final_sync.cancelled():
+                log.warning("last sync did not finish in %.0f s; the remaining rows stay queued locally", timeout)
+            await self._abandon_sync(manager)
+        elif self._final_sync.cancelled():
             log.warning("last sync skipped; the remaining rows stay queued locally")
-        finally:
-            self._final_sync = None
+        self._final_sync = None
+
+    async def _stop_and_sync(self, manager: DataSyncManager) -> None:
+        await manager.stop_sync_loop()
+        await manager.sync_all()
+
+    async def _abandon_sync(self, manager: DataSyncManager) -> None:
+        """Cut the sync off: its connections are closed at once, so nothing waits on the server."""
+        assert self._final_sync is not None
+        self._final_sync.cancel()
+        manager.terminate()
+        done, _ = await asyncio.wait({self._final_sync}, timeout=ABANDON_SECONDS)
+        if not done:
+            log.warning("the sync did not stop within %.0f s of its connections closing; exiting anyway", ABANDON_SECONDS)
 
     # -- signals -------------------------------------------------------------------------
 
@@ -190,7 +210,21 @@ class Agent:
             log.info("received %s", signal.Signals(signum).name)
             self.stop_requested.set()
         elif self._final_sync is not None:
+            log.info("received %s again: skipping the last sync", signal.Signals(signum).name)
             self._final_sync.cancel()
+            if self.sync_manager is not None:
+                self.sync_manager.terminate()
 
     def request_stop(self) -> None:
         self.stop_requested.set()
+
+
+def _quiet_connection_losses(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """A connection cut off under the driver (an outage, or shutdown closing a hung server's
+    connections) can fail a background task of the driver's pool that nobody awaits. That is
+    expected: one debug line, not a traceback. Anything else goes to asyncio's default handler."""
+    exc = context.get("exception")
+    if exc is not None and classify(exc) is ErrorKind.TRANSIENT:
+        log.debug("a PostgreSQL connection was lost in the background: %s", describe(exc))
+        return
+    loop.default_exception_handler(context)

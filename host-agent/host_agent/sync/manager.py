@@ -156,7 +156,10 @@ class SyncManager:
 
     async def close(self) -> None:
         """Stop the loop, close the pool and the local stores."""
-        await self.stop_sync_loop()
+        try:
+            await asyncio.wait_for(self.stop_sync_loop(), timeout=5)
+        except asyncio.TimeoutError:  # a run stuck on a server that stopped answering
+            self.terminate()
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), timeout=5)
@@ -167,6 +170,12 @@ class SyncManager:
             await asyncio.to_thread(table.store.close)
         self._tables = {}
         self._journals = {}
+
+    def terminate(self) -> None:
+        """Close every connection at once, without waiting on the server (shutdown's last resort):
+        whatever runs on them fails, and its rows stay queued locally."""
+        if self._pool is not None:
+            self._pool.terminate()
 
     # -- the loop ----------------------------------------------------------------------
 

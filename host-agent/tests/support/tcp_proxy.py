@@ -1,7 +1,9 @@
 """A TCP proxy on loopback that can cut the line: PostgreSQL "going away" without stopping it.
 
 ``close()`` (or ``down()``) drops every open connection and refuses new ones, as a network
-outage or a server restart would; ``up()`` lets connections through again.
+outage or a server restart would; ``up()`` lets connections through again. ``stall()`` keeps
+every connection open but stops passing bytes either way (a hung server, a dead route):
+nothing fails, everything waits; ``stalled_bytes`` counts what was held back.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ class TcpProxy:
         self.port = self._listener.getsockname()[1]
         self._up = threading.Event()
         self._up.set()
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self.stalled_bytes = 0
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
@@ -45,7 +50,15 @@ class TcpProxy:
     def up(self) -> None:
         self._up.set()
 
+    def stall(self) -> None:
+        """Keep connections open, pass nothing: new connections hang in their handshake."""
+        self._flowing.clear()
+
     def close(self) -> None:
+        self._flowing.set()  # let the pumps run into the closed sockets and end
+        self._close()
+
+    def _close(self) -> None:
         self._closing.set()
         self.down()
         self._thread.join(timeout=5)
@@ -80,6 +93,10 @@ class TcpProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if not self._flowing.is_set():
+                    with self._lock:
+                        self.stalled_bytes += len(data)
+                    self._flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass  # the other side or down() closed the connection: that is the point
