@@ -41,8 +41,17 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
     host = host_identifier()
     pg = await _postgres(config, host) if config.data_sync.enabled else {"checked": False}
 
-    failed = sorted((j for t in local.values() for j in t.journal if j.status == "failed"), key=lambda j: j.started_at)
-    failing_since = failed[0].started_at if failed else None
+    # Failed runs not followed by a success: still in the local journal (PostgreSQL away), or
+    # already in sync_logs (PostgreSQL answers, but the runs fail: a revoked grant, a lost table)
+    # for the tables whose latest run in the agent failed too.
+    failing_now = set()
+    if live and live["sync"].get("active"):
+        failing_now = {name for name, r in live["sync"]["last_results"].items() if r["status"] == "failed"}
+    failed = sorted(
+        [(j.started_at, j.message) for t in local.values() for j in t.journal if j.status == "failed"]
+        + [(f["since"], f["error"]) for f in pg.get("failing", []) if f["table_name"] in failing_now]
+    )
+    failing_since = failed[0][0] if failed else None
     if pg.get("checked"):
         pg["failing_since"] = _when(failing_since, now)
 
@@ -54,7 +63,7 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         postgres_checked=bool(pg.get("checked")),
         postgres_reachable=bool(pg.get("reachable")),
         failing_since=failing_since,
-        last_error=failed[-1].message if failed else None,
+        last_error=failed[-1][1] if failed else None,
         tables=tuple(TableFacts(n, t.oldest_waiting_at, len(t.held), t.error) for n, t in local.items()),
     )
     attention = needs_attention(facts)
@@ -72,7 +81,7 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
             "responding": live is not None,
             "started": _when(live.get("started_at"), now) if live else None,
         },
-        "postgres": {k: v for k, v in pg.items() if k != "logged"},
+        "postgres": {k: v for k, v in pg.items() if k not in ("logged", "failing")},
         "collectors": {
             kind.section: {
                 "enabled": kind.enabled(config),
@@ -127,6 +136,20 @@ async def _postgres(config: AgentConfig, host: str) -> dict[str, Any]:
                 for r in rows:
                     logged.setdefault(r["table_name"], []).append(dict(r) | {"source": "sync_logs"})
                 info["logged"] = logged
+                info["failing"] = [
+                    dict(r)
+                    for r in await conn.fetch(
+                        "SELECT table_name, min(extract(epoch FROM sync_started_at))::float8 AS since, "
+                        "(array_agg(error_message ORDER BY sync_started_at DESC))[1] AS error FROM sync_logs AS f "
+                        "WHERE host_identifier = $1 AND status = 'failed' AND sync_started_at > COALESCE(("
+                        "SELECT max(sync_completed_at) FROM sync_logs AS s WHERE s.host_identifier = $1 "
+                        "AND s.table_name = f.table_name AND s.status = ANY($2::text[])), '-infinity') "
+                        "GROUP BY table_name",
+                        host,
+                        list(SUCCESS),
+                        timeout=postgres.CONNECT_TIMEOUT,
+                    )
+                ]
     except postgres.PostgresUnavailableError as exc:
         info["error"] = str(exc)
     except Exception as exc:  # connected, but the query failed: still reachable

@@ -87,3 +87,19 @@ def test_status_needs_attention_when_rows_wait_far_longer_than_the_interval(make
     assert cli("trigger", "--config", str(config.path)).returncode == 0
     code, report = status(config)
     assert code == 0, report["attention"]
+
+
+def test_status_needs_attention_when_every_run_fails_although_postgresql_answers(make_config, run_agent, pg_url, pg_server, pg_database):
+    config = make_config(pg_url, interval_seconds=1)
+    run_agent(config)
+    pg_server.psql("ALTER TABLE file_change_events RENAME TO file_change_events_away", pg_database)
+    add_file_events(config.file_events_db, 3)
+
+    def failing_reported():
+        code, report = status(config)
+        return report if code == 1 else None
+
+    report = wait_until(failing_reported, DEADLINE, "status to report the failing runs")
+    assert report["postgres"]["reachable"]
+    reason = next(item for item in report["attention"] if item.startswith("sync runs failing for"))
+    assert 'relation "file_change_events" does not exist' in reason

@@ -1,0 +1,69 @@
+"""The 'needs attention' rules of ``status``, as a table: facts in, lines out."""
+
+from __future__ import annotations
+
+import pytest
+from host_agent.ops.status_rules import Facts, TableFacts, age, needs_attention
+
+NOW = 1_780_000_000.0
+FINE = dict(now=NOW, agent_running=True, sync_enabled=True, interval_seconds=300, postgres_checked=True,
+            postgres_reachable=True)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        (Facts(**FINE), []),
+        (Facts(**FINE | {"agent_running": False}), ["the agent is not running (start it with scripts/start-agent.sh)"]),
+        (
+            Facts(**FINE, tables=(TableFacts("file_change_events", held=2), TableFacts("desktop_activity_sessions", held=1))),
+            ["3 row(s) held back by PostgreSQL (see 'reprospective-agent held')"],
+        ),
+        # unreachable for less than an interval: a blip, not yet a problem
+        (Facts(**FINE | {"postgres_reachable": False}, failing_since=NOW - 200), []),
+        (
+            Facts(**FINE | {"postgres_reachable": False}, failing_since=NOW - 400),
+            ["PostgreSQL unreachable for 7 min (more than one sync interval)"],
+        ),
+        # reachable, and still every run fails
+        (
+            Facts(**FINE, failing_since=NOW - 3 * 3600, last_error="InsufficientPrivilegeError [42501]: permission denied"),
+            ["sync runs failing for 3 h 0 min (more than one sync interval): "
+             "InsufficientPrivilegeError [42501]: permission denied"],
+        ),  # fmt: skip
+        # rows waiting longer than two intervals and a margin while the agent runs
+        (
+            Facts(**FINE, tables=(TableFacts("file_change_events", oldest_waiting_at=NOW - 700),)),
+            ["file_change_events: rows have been waiting for 12 min although the agent runs (sync every 300 s; see its log)"],
+        ),
+        (Facts(**FINE, tables=(TableFacts("file_change_events", oldest_waiting_at=NOW - 600),)), []),
+        # the agent down: waiting rows are explained by that line alone
+        (
+            Facts(**FINE | {"agent_running": False}, tables=(TableFacts("file_change_events", oldest_waiting_at=NOW - 9999),)),
+            ["the agent is not running (start it with scripts/start-agent.sh)"],
+        ),
+        # sync disabled: neither failures nor waiting rows are the sync's business
+        (
+            Facts(**FINE | {"sync_enabled": False}, failing_since=NOW - 9999,
+                  tables=(TableFacts("file_change_events", oldest_waiting_at=NOW - 9999),)),
+            [],
+        ),  # fmt: skip
+        (
+            Facts(**FINE, tables=(TableFacts("file_change_events", error="cannot read /d/file_changes.db: disk I/O error"),)),
+            ["cannot read /d/file_changes.db: disk I/O error"],
+        ),
+    ],
+    ids=["all fine", "agent down", "held rows", "short outage", "long outage", "failing runs", "stuck rows",
+         "waiting within the limit", "agent down explains waiting", "sync disabled", "unreadable database"],
+)  # fmt: skip
+def test_needs_attention(facts, expected):
+    assert needs_attention(facts) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 s"), (89, "89 s"), (90, "2 min"), (5399, "90 min"), (5400, "1 h 30 min"), (47 * 3600, "47 h 0 min"),
+     (3 * 86400, "3 days"), (-5, "0 s")],
+)  # fmt: skip
+def test_ages_read_as_people_say_them(seconds, text):
+    assert age(seconds) == text
