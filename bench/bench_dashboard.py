@@ -144,7 +144,7 @@ async def seed(url: str, scale: float) -> dict:
         seconds = time.perf_counter() - started
         counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in (
             "desktop_activity_sessions", "file_change_events", "sync_logs", "session_rollup_15m",
-            "file_event_rollup_15m")}
+            "file_project_rollup_15m", "activity_totals_1h")}
     finally:
         await conn.close()
     return {"seconds": seconds, **counts}
@@ -230,8 +230,9 @@ def report(found: list, version: str, runs: int, command: str) -> str:
     lines.append("")
     for scale, seeded, _ in found:
         lines.append(f"- {scale:g}x: seeded in {seeded['seconds']:.0f} s (rollup triggers included); "
-                     f"{seeded['session_rollup_15m']:,} session and {seeded['file_event_rollup_15m']:,} "
-                     f"file-event rollup rows, {seeded['sync_logs']:,} sync log rows.")
+                     f"{seeded['session_rollup_15m']:,} session and {seeded['file_project_rollup_15m']:,} "
+                     f"file-project 15-minute rollup rows, {seeded['activity_totals_1h']:,} hourly totals, "
+                     f"{seeded['sync_logs']:,} sync log rows.")
     if len(found) > 1:
         (small, _, a), (big, _, b) = found[0], found[-1]
         growth = ", ".join(f"{n}: {b[n]['api_p95'] / a[n]['api_p95']:.2f}x" for n in a)

@@ -247,10 +247,12 @@ class AgentLog:
             f"database:\n  postgres_url: '{url}'\n"
             "data_sync:\n  interval_seconds: 3600\n"
             "desktop_monitor:\n  enabled: false\n"
-            "filesystem_watcher:\n  refresh_interval_seconds: 1\n", encoding="utf-8")
+            "filesystem_watcher:\n  refresh_interval_seconds: 1\n  buffer:\n    flush_interval: 0.2\n",
+            encoding="utf-8")
         self.path = tmp_path / "agent.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DISPLAY", "REPROSPECTIVE_"))}
-        self.process = subprocess.Popen([self.command, "run", "--config", str(self.config)], env=env,
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("DATABASE_URL", "DISPLAY", "REPROSPECTIVE_"))}
+        self.process = subprocess.Popen([self.command, "run", "--config", str(self.config)], env=self.env,
                                         stdout=self.path.open("wb"), stderr=subprocess.STDOUT)
 
     def text(self) -> str:
@@ -266,6 +268,19 @@ class AgentLog:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"no {line!r} (x{count}) in the agent's log within {timeout} s:\n{self.text()[-3000:]}")
             await asyncio.sleep(0.05)  # polling the log file for the condition, with a deadline
+
+    async def sync_until(self, db, count_sql: str, timeout: float = 30) -> None:
+        """``reprospective-agent sync --once`` (safe beside the running agent) until the row is in PostgreSQL."""
+        import asyncio
+        import subprocess
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await db.fetchval(count_sql):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the row never reached PostgreSQL:\n{self.text()[-3000:]}")
+            done = await asyncio.to_thread(subprocess.run, [self.command, "sync", "--once", "--config", str(self.config)],
+                                           capture_output=True, text=True, timeout=60, env=self.env)
+            assert done.returncode in (0, 1), done.stderr
 
     def stop(self) -> None:
         import subprocess
@@ -318,5 +333,11 @@ async def test_directories_changed_through_the_forms_are_picked_up_by_a_running_
         await add(tmp_path / "marker")
         await agent.wait_for(f"watching {tmp_path / 'marker'}")
         assert f"watching {tmp_path / 'elsewhere'}" not in agent.text()
+
+        # End to end: a file written there is recorded, synced, and shown by the dashboard.
+        (tmp_path / "marker" / "hello_dashboard.py").write_text("print('hi')\n", encoding="utf-8")
+        await agent.sync_until(db, "SELECT count(*) FROM file_change_events WHERE file_name = 'hello_dashboard.py'")
+        await p.goto("/files?q=hello_dashboard")
+        assert str(tmp_path / "marker" / "hello_dashboard.py") in await p.locator("#results").inner_text()
     finally:
         agent.stop()
