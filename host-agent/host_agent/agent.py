@@ -111,6 +111,8 @@ class Agent:
             sync_interval=settings.interval_seconds,
             max_retries=settings.max_retries,
             retry_backoff_seconds=settings.retry_backoff_seconds,
+            statement_timeout=settings.statement_timeout_seconds,
+            run_timeout=settings.run_timeout_seconds,
             retention_days=settings.retention_days,
         )
         await self.sync_manager.initialize()

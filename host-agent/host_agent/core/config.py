@@ -98,23 +98,29 @@ class DatabaseSection(_Section):
 
 class DataSyncSection(_Section):
     enabled: bool = True
-    interval_seconds: float = Field(300, gt=0)
+    interval_seconds: float = Field(300, gt=0, le=7 * 86_400)
     # Rows per PostgreSQL transaction; chosen from bench/bench_sync.py (see docs/benchmarks.md).
     batch_size: int = Field(5000, ge=1, le=100_000)
-    max_retries: int = Field(5, ge=0)
-    retry_backoff_seconds: float = Field(30, gt=0)
+    max_retries: int = Field(5, ge=0, le=100)
+    retry_backoff_seconds: float = Field(30, gt=0, le=86_400)
     # How long shutdown may spend on the last sync before giving up (the rows stay queued).
-    final_sync_timeout_seconds: float = Field(20, ge=0)
+    final_sync_timeout_seconds: float = Field(20, ge=0, le=3600)
+    # Longest wait for one PostgreSQL statement (a batch's COPY included): a server that stops
+    # answering fails the batch as "PostgreSQL away" after this, and the run is retried later.
+    statement_timeout_seconds: float = Field(60, gt=0, le=3600)
+    # Longest a whole run may take; past it the run is abandoned (its committed batches stay
+    # synced) and the rest waits for the next one.
+    run_timeout_seconds: float = Field(1800, gt=0, le=86_400)
     # Synced rows older than this are deleted locally; 0 keeps everything.
-    retention_days: int = Field(30, ge=0)
+    retention_days: int = Field(30, ge=0, le=36_500)
 
 
 class DesktopMonitorSection(_Section):
     enabled: bool = True
     # The display system: ``auto`` (X11 today) or ``x11``.
     backend: Literal["auto", "x11"] = "auto"
-    monitor_interval: float = Field(5, gt=0)
-    idle_timeout_seconds: int = Field(300, ge=0)
+    monitor_interval: float = Field(5, gt=0, le=3600)
+    idle_timeout_seconds: int = Field(300, ge=0, le=86_400)
     exclude_applications: list[str] = Field(default_factory=list)
     exclude_titles: list[str] = Field(default_factory=list)
 
@@ -139,8 +145,8 @@ DEFAULT_EXCLUDE_PATTERNS = [
 
 
 class BufferSection(_Section):
-    max_events: int = Field(100, ge=1)
-    flush_interval: float = Field(10, gt=0)
+    max_events: int = Field(100, ge=1, le=1_000_000)
+    flush_interval: float = Field(10, gt=0, le=3600)
 
 
 class SymlinkSection(_Section):
@@ -160,8 +166,8 @@ class FilesystemWatcherSection(_Section):
     exclude_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE_PATTERNS))
     buffer: BufferSection = Field(default_factory=BufferSection)
     symlinks: SymlinkSection = Field(default_factory=SymlinkSection)
-    coalesce_seconds: float = Field(1.0, ge=0)
-    refresh_interval_seconds: float = Field(60, gt=0)
+    coalesce_seconds: float = Field(1.0, ge=0, le=3600)
+    refresh_interval_seconds: float = Field(60, gt=0, le=86_400)
 
     @field_validator("exclude_patterns")
     @classmethod

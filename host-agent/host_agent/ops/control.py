@@ -149,6 +149,7 @@ class ControlServer:
             sync.update(
                 consecutive_failures=manager.consecutive_failures,
                 last_run_at=max((r.completed_at for r in results.values()), default=None),
+                run_started_at=manager.run_started_at,
                 last_results={name: r.as_dict() for name, r in results.items()},
             )
         return {

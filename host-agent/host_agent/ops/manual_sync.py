@@ -72,6 +72,8 @@ async def sync_once(config: AgentConfig, *, console: Console | None = None) -> d
         sync_interval=settings.interval_seconds,
         max_retries=settings.max_retries,
         retry_backoff_seconds=settings.retry_backoff_seconds,
+        statement_timeout=settings.statement_timeout_seconds,
+        run_timeout=settings.run_timeout_seconds,
         progress=bar,
     )
     try:

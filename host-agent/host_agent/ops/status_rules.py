@@ -8,6 +8,8 @@ line per problem; an empty list means OK. The rules:
 - PostgreSQL has been unreachable for more than one sync interval;
 - sync runs have been failing for more than one sync interval for another reason (a revoked
   grant, a read-only database), with the last error;
+- a sync run has been in progress for more than ten minutes (a huge backlog, or a server that
+  hangs: the statement and run timeouts end it);
 - rows wait far longer than the interval (two intervals plus a margin) although the agent runs:
   a failure that is not an outage, or a loop that does not run;
 - a local database cannot be read.
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 
 #: A waiting row older than two sync intervals plus this margin means the agent's sync is stuck.
 LAG_MARGIN_SECONDS = 60
+#: A run in progress longer than this is worth a look.
+LONG_RUN_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Facts:
     #: The start of the oldest failed run not followed by a success (the local journal), and its error.
     failing_since: float | None = None
     last_error: str | None = None
+    #: When the agent's run in progress started, if one is.
+    run_started_at: float | None = None
     tables: tuple[TableFacts, ...] = field(default_factory=tuple)
 
 
@@ -69,6 +75,8 @@ def needs_attention(facts: Facts) -> list[str]:
         else:
             why = f": {facts.last_error}" if facts.last_error else ""
             found.append(f"sync runs failing for {age(failing_for)} (more than one sync interval){why}")
+    if facts.run_started_at is not None and facts.now - facts.run_started_at > LONG_RUN_SECONDS:
+        found.append(f"a sync run has been in progress for {age(facts.now - facts.run_started_at)} (see the agent's log)")
     lag_limit = 2 * facts.interval_seconds + LAG_MARGIN_SECONDS
     for table in facts.tables:
         waited = facts.now - table.oldest_waiting_at if table.oldest_waiting_at else None

@@ -47,6 +47,8 @@ POOL_MAX_SIZE = 5
 #: A pooled connection idle this long is closed (a server restart then costs no failed query).
 POOL_IDLE_SECONDS = 60
 
+#: After a run is abandoned, how long it may take to notice before its connections are cut.
+ABANDON_SECONDS = 5
 #: How long a run waits for its second connection before going on with one.
 SECOND_CONNECTION_TIMEOUT = 2.0
 
@@ -74,7 +76,8 @@ class SyncManager:
         max_retries: int = 5,
         retry_backoff_seconds: float = 30,
         connect_timeout: float = 10,
-        statement_timeout: float = 300,
+        statement_timeout: float = 60,
+        run_timeout: float = 1800,
         host_identifier: str | None = None,
         upgrade_schema: bool = True,
         progress: ProgressCallback | None = None,
@@ -94,6 +97,7 @@ class SyncManager:
         self.retry_backoff_seconds = retry_backoff_seconds
         self.connect_timeout = connect_timeout
         self.statement_timeout = statement_timeout
+        self.run_timeout = run_timeout
         self.host_identifier = host_identifier or default_host_identifier()
         self.upgrade_schema = upgrade_schema
         self.progress = progress
@@ -108,8 +112,11 @@ class SyncManager:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._fatal_logged: set[tuple[str, str]] = set()
+        self._in_use: set[asyncpg.Connection] = set()
         self.consecutive_failures = 0
         self.last_results: dict[str, TableResult] = {}
+        #: When the run in progress started (epoch seconds); None between runs.
+        self.run_started_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.target} tables={[t.name for t in self.local_tables]}>"
@@ -235,14 +242,49 @@ class SyncManager:
         if not self._tables:
             await self.initialize()
         async with self._run_lock, SyncLocks([t.store.db_path for t in self._tables.values()]):
-            results = {}
-            for name in self._tables:
-                results[name] = await self.sync_table(name)
-            if self.retention_days:
-                await self._apply_retention()
+            self.run_started_at = time.time()
+            deadline = time.monotonic() + self.run_timeout
+            try:
+                results = {}
+                for name in self._tables:
+                    results[name] = await self._sync_table_by(name, deadline)
+                if self.retention_days:
+                    await self._apply_retention()
+            finally:
+                self.run_started_at = None
         self._note_outcome(results)
         self.last_results = results
         return results
+
+    async def _sync_table_by(self, name: str, deadline: float) -> TableResult:
+        """:meth:`sync_table`, abandoned at ``deadline`` (``run_timeout_seconds``): what it committed
+        stays synced; the rest waits for the next run, as after an outage."""
+        task = asyncio.create_task(self.sync_table(name), name=f"sync-{name}")
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        if done:
+            return task.result()
+        log.warning(
+            "sync: %s: the run took longer than %.0f s (run_timeout_seconds); abandoned, the rest waits for the next run",
+            name,
+            self.run_timeout,
+        )
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=ABANDON_SECONDS)
+        if not done:  # stuck on a server that does not answer even a cancel: cut its connections
+            for conn in list(self._in_use):
+                conn.terminate()
+        try:
+            await task
+        except BaseException as exc:  # cancelled or failed: either way this run is over for the table
+            log.debug("sync: %s abandoned (%s)", name, type(exc).__name__)
+        table = self._tables[name]
+        result = TableResult(name, started_at=self.run_started_at or time.time(), error_kind=ErrorKind.TRANSIENT)
+        result.error = f"run abandoned after {self.run_timeout:.0f} s (run_timeout_seconds)"
+        with contextlib.suppress(Exception):
+            result.records_left = await asyncio.to_thread(table.count_waiting)
+        result.finish(time.time())
+        await self._journal_result(result)
+        return result
 
     async def sync_table(self, name: str) -> TableResult:
         """Sync one table's backlog (up to the newest row present when the run starts)."""
@@ -353,9 +395,11 @@ class SyncManager:
             log.debug("sync: one connection only (%s)", self._safe(describe(exc)))
             yield None
             return
+        self._in_use.add(conn)
         try:
             yield conn
         finally:
+            self._in_use.discard(conn)
             await self._pool.release(conn)
 
     def _log_fatal(self, name: str, error: str, exc: BaseException) -> None:
@@ -439,7 +483,11 @@ class SyncManager:
         if self._pool is None:
             raise SyncError("the sync manager is not initialised")
         async with self._pool.acquire(timeout=self.connect_timeout) as conn:
-            yield conn
+            self._in_use.add(conn)
+            try:
+                yield conn
+            finally:
+                self._in_use.discard(conn)
 
     async def _ensure_schema(self, conn: asyncpg.Connection) -> None:
         if self._schema_ready or not self.upgrade_schema:

@@ -52,9 +52,12 @@ FINE = dict(now=NOW, agent_running=True, sync_enabled=True, interval_seconds=300
             Facts(**FINE, tables=(TableFacts("file_change_events", error="cannot read /d/file_changes.db: disk I/O error"),)),
             ["cannot read /d/file_changes.db: disk I/O error"],
         ),
+        (Facts(**FINE, run_started_at=NOW - 500), []),
+        (Facts(**FINE, run_started_at=NOW - 1200), ["a sync run has been in progress for 20 min (see the agent's log)"]),
     ],
     ids=["all fine", "agent down", "held rows", "short outage", "long outage", "failing runs", "stuck rows",
-         "waiting within the limit", "agent down explains waiting", "sync disabled", "unreadable database"],
+         "waiting within the limit", "agent down explains waiting", "sync disabled", "unreadable database",
+         "a run of 8 min", "a run of 20 min"],
 )  # fmt: skip
 def test_needs_attention(facts, expected):
     assert needs_attention(facts) == expected
