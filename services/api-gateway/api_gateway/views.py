@@ -61,7 +61,12 @@ def render(request: Request, template: str, context: dict, status_code: int = 20
     """A page, with the CSRF cookie set when the browser has none yet."""
     csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_value()
     settings = request.app.state.settings
-    zone = ZoneInfo(context.get("tz") or "UTC")
+    if not context.get("tz"):
+        try:
+            context["tz"] = viewer_tz(request).key
+        except ParameterError:
+            context["tz"] = "UTC"
+    zone = ZoneInfo(context["tz"])
     base = {"csrf": csrf, "tz_info": zone, "path": request.url.path, "auth_required": settings.auth_required,
             "principal": context.pop("principal", None)}
     response = request.app.state.templates.TemplateResponse(request, template, base | context,

@@ -139,3 +139,9 @@ async def test_a_read_only_login_sees_directories_but_no_forms(secured):
     refused = await secured.post("/directories", data={"directory_path": "/srv/a",
                                                        "csrf_token": secured.cookies["reprospective_csrf"]})
     assert refused.status_code == 403
+
+
+async def test_every_page_states_the_viewers_zone_from_the_cookie(api):
+    api.cookies.set("tz", "Asia%2FTokyo")
+    for path in PAGES:
+        assert '<span id="viewer-tz">Asia/Tokyo</span>' in (await api.get(path)).text, path

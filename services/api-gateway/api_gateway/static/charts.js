@@ -22,7 +22,8 @@
     return c;
   }
   function hhmm(iso, tz) {
-    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: tz });
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit",
+                                                  hourCycle: "h23", timeZone: tz });
   }
   var tz = document.body.dataset.tz || "UTC";
 
@@ -35,7 +36,7 @@
         backgroundColor: "transparent",
         grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
         tooltip: { trigger: "item", formatter: function (p) { return escapeHtml(p.name) + ": " + p.value + " min"; } },
-        xAxis: { type: "value", name: "min" },
+        xAxis: { type: "value", axisLabel: { formatter: "{value} min" } },
         yAxis: { type: "category", data: rows.map(function (r) { return r[0]; }), axisLabel: { width: 140, overflow: "truncate" } },
         series: [{ type: "bar", data: rows.map(function (r) { return r[1]; }) }]
       });
