@@ -30,7 +30,7 @@ from reprospective_db.secrets import describe_url, redact
 
 from host_agent.core.errors import StoreError, SyncError
 from host_agent.core.identity import host_identifier as default_host_identifier
-from host_agent.store.journal import SyncJournal
+from host_agent.store.journal import RunProgress
 from host_agent.store.retention import purge_stores
 from host_agent.store.tables import LocalTable
 from host_agent.sync.codecs import register_sync_codecs
@@ -106,7 +106,6 @@ class SyncManager:
         self._pool: asyncpg.Pool | None = None
         self._schema_ready = False
         self._tables: dict[str, TableSync] = {}
-        self._journals: dict[str, SyncJournal] = {}
         self._run_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -137,7 +136,6 @@ class SyncManager:
         )
         for local, store in zip(self.local_tables, stores, strict=True):
             self._tables[local.name] = TableSync(local.table, store, self.host_identifier)
-            self._journals[local.name] = SyncJournal(store, local.name)
         self._pool = await asyncpg.create_pool(
             self._url,
             min_size=0,
@@ -176,7 +174,6 @@ class SyncManager:
         for table in self._tables.values():
             await asyncio.to_thread(table.store.close)
         self._tables = {}
-        self._journals = {}
 
     def terminate(self) -> None:
         """Close every connection at once, without waiting on the server (shutdown's last resort):
@@ -290,6 +287,7 @@ class SyncManager:
         """Sync one table's backlog (up to the newest row present when the run starts)."""
         table = self._tables[name]
         result = TableResult(name, started_at=time.time())
+        run = RunProgress(result.started_at)
         try:
             await asyncio.to_thread(table.start_run)
             waiting = await asyncio.to_thread(table.count_waiting) if self.progress else 0
@@ -297,7 +295,7 @@ class SyncManager:
             async with self.connection() as conn, self._second_connection() as second:
                 await self._ensure_schema(conn)
                 await self._ship_journal(name, conn)
-                await self._drain(table, [conn, second] if second else [conn], upto, result, waiting)
+                await self._drain(table, [conn, second] if second else [conn], upto, result, run, waiting)
             self._fatal_logged = {key for key in self._fatal_logged if key[0] != name}
         except asyncio.CancelledError:
             raise
@@ -310,11 +308,17 @@ class SyncManager:
                 result.records_left = await asyncio.to_thread(table.count_waiting)
         result.finish(time.time())
         if result.worth_logging:
-            await self._journal_result(result)
+            await self._journal_result(result, run)
         return result
 
     async def _drain(
-        self, table: TableSync, conns: list[asyncpg.Connection], upto: int, result: TableResult, waiting: int
+        self,
+        table: TableSync,
+        conns: list[asyncpg.Connection],
+        upto: int,
+        result: TableResult,
+        run: RunProgress,
+        waiting: int,
     ) -> None:
         """The batch pipeline. Each batch is its own transaction; while one connection commits a
         batch (the server flushes its WAL to disk), the other already copies the next, a worker
@@ -327,7 +331,7 @@ class SyncManager:
             lane = 0
             while rows := await read_ahead:
                 read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto))
-                await self._settle(table, lanes, lane, marking, result, waiting)
+                await self._settle(table, lanes, lane, marking, result, run, waiting)
                 conn = conns[lane]
                 transaction = conn.transaction()
                 await transaction.start()
@@ -341,7 +345,7 @@ class SyncManager:
                 lane = (lane + 1) % len(conns)
             read_ahead = None
             for lane in range(len(lanes)):
-                await self._settle(table, lanes, lane, marking, result, waiting)
+                await self._settle(table, lanes, lane, marking, result, run, waiting)
         finally:
             if read_ahead is not None:
                 read_ahead.cancel()
@@ -349,7 +353,7 @@ class SyncManager:
                     await read_ahead
             for lane in range(len(lanes)):  # after an error: what did commit is still marked
                 with contextlib.suppress(Exception):
-                    await self._settle(table, lanes, lane, marking, result, waiting)
+                    await self._settle(table, lanes, lane, marking, result, run, waiting)
             if marking[0] is not None:
                 # Always let the marks of a committed batch land (the thread cannot be stopped anyway).
                 try:
@@ -366,6 +370,7 @@ class SyncManager:
         lane: int,
         marking: list[asyncio.Task[None] | None],
         result: TableResult,
+        run: RunProgress,
         waiting: int,
     ) -> None:
         """Wait for the lane's commit; once PostgreSQL has the batch, mark it (after the last marks)."""
@@ -375,7 +380,7 @@ class SyncManager:
         await pending.commit  # raises if the commit failed: then nothing is marked
         if marking[0] is not None:
             await marking[0]
-        marking[0] = asyncio.create_task(asyncio.to_thread(table.mark, pending.outcome))
+        marking[0] = asyncio.create_task(asyncio.to_thread(table.mark, pending.outcome, run))
         result.records_synced += len(pending.outcome.synced)
         result.records_held += len(pending.outcome.held)
         for _row, reason in pending.outcome.held:
@@ -440,9 +445,9 @@ class SyncManager:
         if moved:
             log.info("sync: %s", "; ".join(r.summary() for r in moved))
 
-    async def _journal_result(self, result: TableResult) -> None:
+    async def _journal_result(self, result: TableResult, run: RunProgress | None = None) -> None:
         """Journal the run locally, then ship the journal to ``sync_logs`` if PostgreSQL is there."""
-        await asyncio.to_thread(self._journals[result.table_name].record, result)
+        await asyncio.to_thread(self._tables[result.table_name].journal.record, result, run)
         if result.transient_failure:
             return
         try:
@@ -452,7 +457,7 @@ class SyncManager:
             log.debug("sync_logs not written yet (%s); kept in the local journal", self._safe(describe(exc)))
 
     async def _ship_journal(self, name: str, conn: asyncpg.Connection) -> None:
-        journal = self._journals[name]
+        journal = self._tables[name].journal
         entries = await asyncio.to_thread(journal.pending)
         if not entries:
             return

@@ -33,6 +33,7 @@ from typing import Any
 import asyncpg
 
 from host_agent.store.sqlite_store import SQLiteStore
+from host_agent.store.journal import RunProgress, SyncJournal
 from host_agent.store.pg_values import pg_time
 from host_agent.store.tables import SyncedTable, release_held
 from host_agent.sync.codecs import ENCODING_ERRORS
@@ -91,6 +92,7 @@ class TableSync:
         self.store = store
         self.host_identifier = host_identifier
         self.origin_id = store.origin_id
+        self.journal = SyncJournal(store, table.name)
         self._select_sql = table.select_waiting_sql()
         self._select_sql_none_held = table.select_waiting_sql(skip_held=False)
         self._any_held = True
@@ -128,10 +130,13 @@ class TableSync:
         with self.store.reading() as conn:
             return conn.execute(self.table.waiting_sql()).fetchone()[0]
 
-    def mark(self, outcome: BatchOutcome) -> None:
-        """Record a committed batch: synced rows get ``synced_at``, bad rows are held back."""
+    def mark(self, outcome: BatchOutcome, run: RunProgress | None = None) -> None:
+        """Record a committed batch: synced rows get ``synced_at``, bad rows are held back, and the
+        run's journal entry counts them, all in one SQLite transaction."""
         now = int(time.time())
         with self.store.atomic() as conn:
+            if run is not None:
+                self.journal.add_batch(conn, run, len(outcome.synced), len(outcome.held), time.time())
             # A row edited since it was read keeps waiting: its revision moved on.
             conn.execute(self.table.mark_synced_sql(), (now, json.dumps([row[:2] for row in outcome.synced])))
             conn.executemany(

@@ -4,8 +4,17 @@ told apart, and a permanent error is a traceback once, then one line per run."""
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from host_agent.store.journal import INTERRUPTED
 
 from tests.support.rows import add_file_events, file_event
+from tests.support.waiting import wait_until
+
+HOST_AGENT_DIR = Path(__file__).resolve().parents[2]
 
 
 def tracebacks(caplog) -> int:
@@ -54,3 +63,39 @@ async def test_a_permanent_error_is_a_traceback_once_then_one_line_per_run(files
     add_file_events(files_db, 2, start=3)
     assert (await manager.sync_all())["file_change_events"].status == "failed"
     assert tracebacks(caplog) == 2  # failing again after a success: told in full again
+
+
+def test_a_run_killed_midway_is_accounted_for_in_sync_logs_row_for_row(data_dir, files_db, pg_url, pg_server, pg_database):
+    """kill -9 during a run: its journal entry counts exactly the rows it marked (marks and counts
+    change in one SQLite transaction), and reaches sync_logs as an interrupted run."""
+    add_file_events(files_db, 6000)
+
+    def marked() -> int:
+        with files_db.reading() as conn:
+            return conn.execute("SELECT count(*) FROM file_change_events WHERE synced_at IS NOT NULL").fetchone()[0]
+
+    def sync_once() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.support.sync_once", pg_url, str(data_dir), "50"],
+            cwd=HOST_AGENT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    proc = sync_once()
+    wait_until(lambda: marked() >= 1000 or proc.poll() is not None, 60, "a thousand rows marked")
+    assert proc.poll() is None, "the sync finished before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    at_kill = marked()
+
+    proc = sync_once()
+    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    rows = [line.split("|") for line in pg_server.psql(
+        "SELECT records_synced, status, coalesce(error_message, '') FROM sync_logs "
+        "WHERE table_name = 'file_change_events' ORDER BY id", pg_database
+    ).splitlines()]  # fmt: skip
+    interrupted, completed = rows
+    assert interrupted == [str(at_kill), "partial_success", INTERRUPTED]
+    assert completed[1] == "success"
+    # every row moved is accounted for (a batch committed but not marked when killed is re-sent)
+    assert int(interrupted[0]) + int(completed[0]) >= 6000
+    assert int(pg_server.psql("SELECT count(*) FROM file_change_events", pg_database)) == 6000
