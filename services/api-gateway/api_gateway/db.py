@@ -37,6 +37,9 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
             # The gateway's queries are short index ranges whose cost estimates can be high
             # (a year of rows behind a LIMIT); compiling them costs more than running them.
             "jit": "off",
+            # Every query is a time range given as parameters; asyncpg's prepared statements would
+            # otherwise switch to a generic plan after five runs, blind to how wide the range is.
+            "plan_cache_mode": "force_custom_plan",
         },
     )
 
