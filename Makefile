@@ -1,4 +1,4 @@
-# Two commands: `make run` (the agent, on an embedded PostgreSQL unless DATABASE_URL is set)
+# Two commands: `make run` (the agent and the dashboard, on an embedded PostgreSQL unless DATABASE_URL is set)
 # and `make test` (every test of every project). Both set up what they need on first use.
 
 SHELL := /bin/bash

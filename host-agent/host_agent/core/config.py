@@ -146,7 +146,8 @@ DEFAULT_EXCLUDE_PATTERNS = [
 
 class BufferSection(_Section):
     max_events: int = Field(100, ge=1, le=1_000_000)
-    flush_interval: float = Field(10, gt=0, le=3600)
+    # At most this much of recorded events is lost if the agent is killed (kill -9, power loss).
+    flush_interval: float = Field(1, gt=0, le=3600)
 
 
 class SymlinkSection(_Section):
