@@ -22,7 +22,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import asyncpg
 from reprospective_db import schema as pg_schema
@@ -37,6 +36,7 @@ from host_agent.sync.codecs import register_sync_codecs
 from host_agent.sync.errors import ErrorKind, classify, describe
 from host_agent.sync.lock import SyncLocks
 from host_agent.sync.result import TableResult
+from host_agent.sync.pipeline import BatchPipeline
 from host_agent.sync.table_sync import BatchOutcome, TableSync
 
 log = logging.getLogger(__name__)
@@ -53,14 +53,6 @@ ABANDON_SECONDS = 5
 SECOND_CONNECTION_TIMEOUT = 2.0
 
 ProgressCallback = Callable[[str, int, int], None]  # (table_name, rows done, rows waiting at start)
-
-
-@dataclass
-class _Pending:
-    """A batch written in a transaction whose commit is under way."""
-
-    commit: asyncio.Task[None]
-    outcome: BatchOutcome
 
 
 class SyncManager:
@@ -320,74 +312,23 @@ class SyncManager:
         run: RunProgress,
         waiting: int,
     ) -> None:
-        """The batch pipeline. Each batch is its own transaction; while one connection commits a
-        batch (the server flushes its WAL to disk), the other already copies the next, a worker
-        thread reads the one after from SQLite, and another marks the last committed one."""
-        lanes: list[_Pending | None] = [None] * len(conns)
-        read_ahead: asyncio.Task[list] | None = None
-        marking: list[asyncio.Task[None] | None] = [None]
-        try:
-            read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, 0, self.batch_size, upto))
-            lane = 0
-            while rows := await read_ahead:
-                read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto))
-                await self._settle(table, lanes, lane, marking, result, run, waiting)
-                conn = conns[lane]
-                transaction = conn.transaction()
-                await transaction.start()
-                try:
-                    outcome = await table.write_in_transaction(conn, rows, self.statement_timeout)
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        await transaction.rollback()
-                    raise
-                lanes[lane] = _Pending(asyncio.create_task(transaction.commit()), outcome)
-                lane = (lane + 1) % len(conns)
-            read_ahead = None
-            for lane in range(len(lanes)):
-                await self._settle(table, lanes, lane, marking, result, run, waiting)
-        finally:
-            if read_ahead is not None:
-                read_ahead.cancel()
-                with contextlib.suppress(BaseException):
-                    await read_ahead
-            for lane in range(len(lanes)):  # after an error: what did commit is still marked
-                with contextlib.suppress(Exception):
-                    await self._settle(table, lanes, lane, marking, result, run, waiting)
-            if marking[0] is not None:
-                # Always let the marks of a committed batch land (the thread cannot be stopped anyway).
-                try:
-                    await asyncio.shield(marking[0])
-                except Exception as exc:  # the rows stay waiting and are re-sent, harmlessly
-                    result.error_kind = result.error_kind or ErrorKind.FATAL
-                    result.error = result.error or self._safe(f"marking synced rows failed: {describe(exc)}")
-                    log.error("sync: %s: %s", table.name, result.error)
+        def committed(outcome: BatchOutcome) -> None:
+            result.records_synced += len(outcome.synced)
+            result.records_held += len(outcome.held)
+            for _row, reason in outcome.held:
+                result.held.append(self._safe(reason))
+                log.warning("sync: %s row held back: %s", table.name, result.held[-1])
+            if self.progress:
+                self.progress(table.name, result.records_synced + result.records_held, waiting)
 
-    async def _settle(
-        self,
-        table: TableSync,
-        lanes: list[_Pending | None],
-        lane: int,
-        marking: list[asyncio.Task[None] | None],
-        result: TableResult,
-        run: RunProgress,
-        waiting: int,
-    ) -> None:
-        """Wait for the lane's commit; once PostgreSQL has the batch, mark it (after the last marks)."""
-        pending, lanes[lane] = lanes[lane], None
-        if pending is None:
-            return
-        await pending.commit  # raises if the commit failed: then nothing is marked
-        if marking[0] is not None:
-            await marking[0]
-        marking[0] = asyncio.create_task(asyncio.to_thread(table.mark, pending.outcome, run))
-        result.records_synced += len(pending.outcome.synced)
-        result.records_held += len(pending.outcome.held)
-        for _row, reason in pending.outcome.held:
-            result.held.append(self._safe(reason))
-            log.warning("sync: %s row held back: %s", table.name, result.held[-1])
-        if self.progress:
-            self.progress(table.name, result.records_synced + result.records_held, waiting)
+        pipeline = BatchPipeline(table, conns, self.batch_size, self.statement_timeout, run, committed)
+        try:
+            await pipeline.run(upto)
+        finally:
+            if pipeline.mark_error is not None:  # the rows stay waiting and are re-sent, harmlessly
+                result.error_kind = result.error_kind or ErrorKind.FATAL
+                result.error = result.error or self._safe(f"marking synced rows failed: {describe(pipeline.mark_error)}")
+                log.error("sync: %s: %s", table.name, result.error)
 
     @contextlib.asynccontextmanager
     async def _second_connection(self):
