@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from api_gateway import search, summary
 from api_gateway.auth import Principal, api_reader
@@ -14,6 +15,8 @@ from api_gateway.periods import periods_between, period_start, next_period_start
 from api_gateway.routes.common import CURSOR, END, HOST, LIMIT, START, TZ, FileArgs, SessionArgs, file_args, now, session_args
 from api_gateway.timeline import Session, lanes
 
+# Routes return JSONResponse of plain JSON values: FastAPI's generic encoder walks every value
+# of a response again, which on a busy day's timeline cost more than the query.
 router = APIRouter(prefix="/api/v1/activities", tags=["activities"])
 
 
@@ -41,14 +44,14 @@ async def file_page(conn, args: FileArgs, cursor: str | None, limit: int) -> dic
 async def sessions(request: Request, args: SessionArgs = Depends(session_args), limit: int = LIMIT,
                    cursor: str | None = CURSOR, _: Principal = Depends(api_reader)):
     async with request.app.state.pool.acquire() as conn:
-        return await session_page(conn, args, cursor, limit)
+        return JSONResponse(await session_page(conn, args, cursor, limit))
 
 
 @router.get("/file-events", summary="file changes in the range, newest first")
 async def file_events(request: Request, args: FileArgs = Depends(file_args), limit: int = LIMIT,
                       cursor: str | None = CURSOR, _: Principal = Depends(api_reader)):
     async with request.app.state.pool.acquire() as conn:
-        return await file_page(conn, args, cursor, limit)
+        return JSONResponse(await file_page(conn, args, cursor, limit))
 
 
 async def build_summary(request: Request, period: str, group_by: str, start: str | None, end: str | None,
@@ -73,7 +76,7 @@ async def summary_route(request: Request, period: Literal["day", "week", "month"
                         group_by: Literal["application", "project", "host", "extension", "none"] = "application",
                         start: str | None = START, end: str | None = END, tz: str | None = TZ,
                         host: str | None = HOST, _: Principal = Depends(api_reader)):
-    return await build_summary(request, period, group_by, start, end, tz, host)
+    return JSONResponse(await build_summary(request, period, group_by, start, end, tz, host))
 
 
 async def build_timeline(request: Request, day: str | None, tz: str | None, host: str | None) -> dict:
@@ -103,4 +106,4 @@ async def build_timeline(request: Request, day: str | None, tz: str | None, host
 @router.get("/timeline", summary="one day as lanes per host, sessions clipped to the day, short runs merged")
 async def timeline(request: Request, date: str | None = Query(None, max_length=10, description="YYYY-MM-DD; default today"),
                    tz: str | None = TZ, host: str | None = HOST, _: Principal = Depends(api_reader)):
-    return await build_timeline(request, date, tz, host)
+    return JSONResponse(await build_timeline(request, date, tz, host))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from api_gateway import hosts
 from api_gateway.auth import Principal, api_reader
@@ -14,4 +15,4 @@ router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
 @router.get("", summary="hosts: origins, first and last seen, rows per table, last sync, sync lag")
 async def list_hosts(request: Request, _: Principal = Depends(api_reader)):
     async with request.app.state.pool.acquire() as conn:
-        return await hosts.list_hosts(conn, now(request))
+        return JSONResponse(await hosts.list_hosts(conn, now(request)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from api_gateway import hosts
 from api_gateway.auth import Principal, api_reader
@@ -25,4 +26,4 @@ async def build_status(request: Request, tz: str | None) -> dict:
 
 @router.get("/status", summary="last success, last failure and reason, failing since, runs and rows today")
 async def status(request: Request, tz: str | None = TZ, _: Principal = Depends(api_reader)):
-    return await build_status(request, tz)
+    return JSONResponse(await build_status(request, tz))
