@@ -37,8 +37,8 @@ async def list_hosts(conn: asyncpg.Connection, now: datetime) -> list[dict]:
                array_agg(DISTINCT origin_id) FILTER (WHERE origin_id <> '00000000-0000-0000-0000-000000000000')
                    AS origins,
                min(first_seen) AS first_seen, max(last_seen) AS last_seen,
-               COALESCE(sum(rows) FILTER (WHERE table_name = 'desktop_activity_sessions'), 0) AS sessions,
-               COALESCE(sum(rows) FILTER (WHERE table_name = 'file_change_events'), 0) AS file_events,
+               COALESCE(sum(rows) FILTER (WHERE table_name = 'desktop_activity_sessions'), 0)::bigint AS sessions,
+               COALESCE(sum(rows) FILTER (WHERE table_name = 'file_change_events'), 0)::bigint AS file_events,
                max(newest_synced_at) AS newest_synced_at
         FROM host_table_totals WHERE rows > 0 GROUP BY 1
         """
