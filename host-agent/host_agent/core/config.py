@@ -148,6 +148,9 @@ class BufferSection(_Section):
     max_events: int = Field(100, ge=1, le=1_000_000)
     # At most this much of recorded events is lost if the agent is killed (kill -9, power loss).
     flush_interval: float = Field(1, gt=0, le=3600)
+    # Most events kept in memory while they cannot be written (a full disk); past it new ones are
+    # not kept, and their trees are rescanned once writing works again.
+    max_pending: int = Field(100_000, ge=1, le=10_000_000)
 
 
 class SymlinkSection(_Section):

@@ -111,6 +111,10 @@ class FileSystemWatcher:
         self.rows_written = 0
         self.overflows = 0
         self.failed_events = 0
+        self.events_not_kept = 0  # since the buffer was last full
+        self._in_flight = 0  # rows taken out of the buffer by a write under way
+        self._lost_roots: set[str] = set()
+        self._lost_lock = threading.Lock()
         self._failures_logged: set[type] = set()
         self._write_failing = False
         self._overflowed = threading.Event()
@@ -181,6 +185,7 @@ class FileSystemWatcher:
 
     async def _flush(self, db: FileChangeDatabase, *, final: bool = False) -> None:
         while rows := self.buffer.take(MAX_ROWS_PER_TRANSACTION):
+            self._in_flight = len(rows)  # still held in memory: they count against max_pending
             try:
                 written = await asyncio.to_thread(_save, db, rows)
             except (StoreError, sqlite3.Error) as exc:
@@ -188,13 +193,17 @@ class FileSystemWatcher:
                     log.error("could not write the last %d file events to %s: %s", len(rows) + len(self.buffer), db.db_path, exc)
                     return
                 self.buffer.put_back(rows)
+                self._in_flight = 0
                 if not self._write_failing:
                     log.warning("cannot write file events to %s (%s); keeping them in memory, retrying", db.db_path, exc)
                 self._write_failing = True
                 return
+            self._in_flight = 0
             if self._write_failing:
                 log.info("file events are written to %s again", db.db_path)
                 self._write_failing = False
+            if self._lost_roots:
+                self._rescan_lost()
             self.rows_written += written
 
     # -- directories ---------------------------------------------------------------------
@@ -254,6 +263,11 @@ class FileSystemWatcher:
         return self.paths.recordable(path, root)
 
     def _record(self, kind: str, path: str, root: str, *, old_path: str | None = None, wall: float | None = None) -> None:
+        """Buffer one change. ``wall`` is given by rescans, whose changes are always kept: a rescan
+        moves its tree's reference snapshot on, so a change it found and dropped would be lost."""
+        if wall is None and len(self.buffer) + self._in_flight >= self.settings.buffer.max_pending:
+            self._not_kept(root)
+            return
         st = None if kind == "deleted" else stat_path(path)
         if st is not None and stat.S_ISDIR(st.st_mode):
             return  # a folder now stands at this path; folders are not recorded
@@ -270,6 +284,30 @@ class FileSystemWatcher:
             old_path=old_path,
         )
         self.buffer.add(row, path, mono=time.monotonic(), old_path=old_path)
+
+    def _not_kept(self, root: str) -> None:
+        """The buffer is full (writes fail, or a burst outruns them): this event is not kept, so
+        memory stays bounded; its tree is rescanned once a write succeeds, which records it then."""
+        with self._lost_lock:
+            self.events_not_kept += 1
+            first = not self._lost_roots
+            self._lost_roots.add(root)
+        if first:
+            log.warning(
+                "%d file events wait in memory to be written (buffer.max_pending); further events are not kept: "
+                "their trees will be rescanned once writing catches up",
+                len(self.buffer),
+            )
+
+    def _rescan_lost(self) -> None:
+        """Writing works again: rescan the trees whose events were not kept."""
+        with self._lost_lock:
+            roots, count = self._lost_roots, self.events_not_kept
+            self._lost_roots, self.events_not_kept = set(), 0
+        if roots:
+            log.warning("rescanning %d monitored trees for the %d file events not kept", len(roots), count)
+            self._overflowed.set()  # the main loop starts the rescan, as after a kernel queue overflow
+            self._wake_threadsafe()
 
     # -- overflow and rescans --------------------------------------------------------------
 
