@@ -47,6 +47,7 @@ class Agent:
         self._embedded: EmbeddedPostgres | None = None
         self._started_embedded = False
         self._collector_tasks: dict[str, asyncio.Task] = {}
+        self._collectors: dict[str, Collector] = {}
         self._control = ControlServer(self)  # the local "sync now" / status socket; no I/O until start()
 
     async def run(self) -> int:
@@ -79,12 +80,14 @@ class Agent:
             log.info("Reprospective agent stopped")
         return 0
 
-    def collector_states(self) -> dict[str, bool]:
-        """For each known collector: whether it is running now."""
-        return {
-            kind.section: (task := self._collector_tasks.get(kind.section)) is not None and not task.done()
-            for kind in COLLECTORS
-        }
+    def collector_states(self) -> dict[str, dict | None]:
+        """For each known collector: None when it does not run, else its figures."""
+        states: dict[str, dict | None] = {}
+        for kind in COLLECTORS:
+            task = self._collector_tasks.get(kind.section)
+            running = task is not None and not task.done()
+            states[kind.section] = self._collectors[kind.section].figures() if running else None
+        return states
 
     async def _resolve_postgres(self) -> str | None:
         if not self.config.data_sync.enabled:
@@ -135,6 +138,7 @@ class Agent:
             except ImportError as exc:
                 log.warning("%s unavailable: %s", kind.label, exc)
                 continue
+            self._collectors[kind.section] = collector
             self._collector_tasks[kind.section] = asyncio.create_task(
                 self._supervise(collector), name=f"collector-{kind.section}"
             )

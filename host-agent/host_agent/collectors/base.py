@@ -21,11 +21,14 @@ COLLECTOR_STOP_TIMEOUT = 10
 
 
 class Collector(Protocol):
-    """A source of rows. ``run`` records until ``stop`` is set, then flushes and returns."""
+    """A source of rows. ``run`` records until ``stop`` is set, then flushes and returns;
+    ``figures`` are its counters for ``status`` (JSON-ready, read from the event loop)."""
 
     name: str
 
     async def run(self, stop: asyncio.Event) -> None: ...
+
+    def figures(self) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class _AgentView(Protocol):
     config: AgentConfig
     sync_manager: Any
 
-    def collector_states(self) -> dict[str, bool]: ...
+    def collector_states(self) -> dict[str, dict | None]: ...
 
 
 # -- server --------------------------------------------------------------------------------

@@ -86,7 +86,8 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         "collectors": {
             kind.section: {
                 "enabled": kind.enabled(config),
-                "running": live["collectors"].get(kind.section) if live else None,
+                "running": (live["collectors"].get(kind.section) is not None) if live else None,
+                "figures": live["collectors"].get(kind.section) if live else None,
             }
             for kind in COLLECTORS
         },
@@ -285,6 +286,10 @@ def _render_overview(status: dict[str, Any]) -> list[str]:
         return f"{section.replace('_', ' ')}: {running if info['enabled'] else 'disabled'}"
 
     lines.append(_line("collectors", "; ".join(collector(s, i) for s, i in status["collectors"].items())))
+    for section, info in status["collectors"].items():
+        if info.get("figures"):
+            figures = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info["figures"].items())
+            lines.append(_line("", f"{section.replace('_', ' ')}: {figures}"))
     sync = status["sync"]
     if not sync["enabled"]:
         lines.append(_line("sync", "disabled (data_sync.enabled: false)"))

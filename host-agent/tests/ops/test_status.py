@@ -6,6 +6,8 @@ import json
 import sqlite3
 import time
 
+import yaml
+
 from tests.ops.conftest import DEADLINE, cli
 from tests.support.rows import add_file_events
 from tests.support.waiting import wait_until
@@ -29,7 +31,7 @@ def test_status_reports_an_outage_longer_than_an_interval_and_its_end(make_confi
     assert before["postgres"]["reachable"]
     assert before["tables"]["file_change_events"]["last_rows_moved"]["records_synced"] == 10
     assert before["tables"]["file_change_events"]["last_success"]["status"] == "success"
-    assert before["collectors"]["filesystem_watcher"] == {"enabled": False, "running": False}
+    assert before["collectors"]["filesystem_watcher"] == {"enabled": False, "running": False, "figures": None}
 
     pg_proxy.down()
     add_file_events(config.file_events_db, 5, start=10)
@@ -103,3 +105,26 @@ def test_status_needs_attention_when_every_run_fails_although_postgresql_answers
     assert report["postgres"]["reachable"]
     reason = next(item for item in report["attention"] if item.startswith("sync runs failing for"))
     assert 'relation "file_change_events" does not exist' in reason
+
+
+def test_status_shows_what_each_running_collector_did(make_config, run_agent, tmp_path):
+    watched = tmp_path / "project"
+    watched.mkdir()
+    config = make_config(None, enabled=False)  # no PostgreSQL needed to record
+    settings = yaml.safe_load(config.path.read_text())
+    settings["filesystem_watcher"] = {"enabled": True, "monitored_directories": [str(watched)],
+                                      "buffer": {"flush_interval": 0.1}}  # fmt: skip
+    config.path.write_text(yaml.safe_dump(settings))
+    run_agent(config)
+    (watched / "notes.md").write_text("hello")
+
+    def written():
+        _code, report = status(config)
+        figures = report["collectors"]["filesystem_watcher"]["figures"]
+        return report if figures and figures["rows_written"] >= 1 else None
+
+    report = wait_until(written, DEADLINE, "the watcher's figures to show a row written")
+    figures = report["collectors"]["filesystem_watcher"]["figures"]
+    assert figures["trees_watched"] == 1 and figures["events_not_kept"] == 0
+    text = cli("status", "--config", str(config.path)).stdout
+    assert "filesystem watcher: trees watched 1, rows written 1" in text

@@ -108,6 +108,13 @@ class DesktopActivityMonitor:
         self._next_poll = 0.0
         self._idle_check_at = float("inf")
 
+    def figures(self) -> dict[str, int]:
+        return {
+            "observations": self.stats.observations,
+            "displays_lost": self.stats.displays_lost,
+            "clock_jumps": self.stats.clock_jumps,
+        }
+
     # -- the asyncio side --------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -125,6 +125,16 @@ class FileSystemWatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
+    def figures(self) -> dict[str, int]:
+        return {
+            "trees_watched": len(self.roots),
+            "rows_written": self.rows_written,
+            "events_waiting": len(self.buffer),
+            "events_not_kept": self.events_not_kept,
+            "queue_overflows": self.overflows,
+            "events_failed": self.failed_events,
+        }
+
     # -- the collector -------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
