@@ -150,6 +150,7 @@ class ControlServer:
                 consecutive_failures=manager.consecutive_failures,
                 last_run_at=max((r.completed_at for r in results.values()), default=None),
                 run_started_at=manager.run_started_at,
+                clock_offset=manager.clock_offset,
                 last_results={name: r.as_dict() for name, r in results.items()},
             )
         return {

@@ -65,6 +65,7 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         failing_since=failing_since,
         last_error=failed[-1][1] if failed else None,
         run_started_at=live["sync"].get("run_started_at") if live and live["sync"].get("active") else None,
+        clock_offset=live["sync"].get("clock_offset") if live and live["sync"].get("active") else None,
         tables=tuple(TableFacts(n, t.oldest_waiting_at, len(t.held), t.error) for n, t in local.items()),
     )
     attention = needs_attention(facts)
@@ -106,6 +107,8 @@ def _sync_section(config: AgentConfig, live: dict[str, Any] | None, now: float) 
         sync["consecutive_failures"] = live["sync"]["consecutive_failures"]
         sync["last_run"] = _when(live["sync"]["last_run_at"], now)
         sync["run_in_progress"] = _when(live["sync"].get("run_started_at"), now)
+        offset = live["sync"].get("clock_offset")
+        sync["clock_offset_seconds"] = round(offset, 1) if offset is not None else None
     return sync
 
 

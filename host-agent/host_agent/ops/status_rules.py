@@ -12,6 +12,8 @@ line per problem; an empty list means OK. The rules:
   hangs: the statement and run timeouts end it);
 - rows wait far longer than the interval (two intervals plus a margin) although the agent runs:
   a failure that is not an outage, or a loop that does not run;
+- this host's clock is more than a minute away from PostgreSQL's (rows may land in the wrong
+  hour or day);
 - a local database cannot be read.
 """
 
@@ -23,6 +25,8 @@ from dataclasses import dataclass, field
 LAG_MARGIN_SECONDS = 60
 #: A run in progress longer than this is worth a look.
 LONG_RUN_SECONDS = 600
+#: A host clock further than this from PostgreSQL's puts rows in the wrong hour or day.
+CLOCK_OFFSET_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class Facts:
     last_error: str | None = None
     #: When the agent's run in progress started, if one is.
     run_started_at: float | None = None
+    #: This host's clock minus PostgreSQL's, as the agent last measured it.
+    clock_offset: float | None = None
     tables: tuple[TableFacts, ...] = field(default_factory=tuple)
 
 
@@ -77,6 +83,12 @@ def needs_attention(facts: Facts) -> list[str]:
             found.append(f"sync runs failing for {age(failing_for)} (more than one sync interval){why}")
     if facts.run_started_at is not None and facts.now - facts.run_started_at > LONG_RUN_SECONDS:
         found.append(f"a sync run has been in progress for {age(facts.now - facts.run_started_at)} (see the agent's log)")
+    if facts.clock_offset is not None and abs(facts.clock_offset) > CLOCK_OFFSET_SECONDS:
+        side = "ahead of" if facts.clock_offset > 0 else "behind"
+        found.append(
+            f"this host's clock is {age(abs(facts.clock_offset))} {side} PostgreSQL's: its rows may land in the "
+            "wrong hour or day (set the clock, e.g. with NTP)"
+        )
     lag_limit = 2 * facts.interval_seconds + LAG_MARGIN_SECONDS
     for table in facts.tables:
         waited = facts.now - table.oldest_waiting_at if table.oldest_waiting_at else None

@@ -47,6 +47,8 @@ POOL_MAX_SIZE = 5
 #: A pooled connection idle this long is closed (a server restart then costs no failed query).
 POOL_IDLE_SECONDS = 60
 
+#: A host clock further than this from PostgreSQL's is worth a warning (and a line in status).
+CLOCK_OFFSET_WARNING = 60.0
 #: After a run is abandoned, how long it may take to notice before its connections are cut.
 ABANDON_SECONDS = 5
 #: How long a run waits for its second connection before going on with one.
@@ -108,6 +110,9 @@ class SyncManager:
         self.last_results: dict[str, TableResult] = {}
         #: When the run in progress started (epoch seconds); None between runs.
         self.run_started_at: float | None = None
+        #: This host's clock minus PostgreSQL's, measured at each run (round trip halved); None
+        #: until a run reached the server. Rows keep the host's own times either way.
+        self.clock_offset: float | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.target} tables={[t.name for t in self.local_tables]}>"
@@ -234,6 +239,7 @@ class SyncManager:
             self.run_started_at = time.time()
             deadline = time.monotonic() + self.run_timeout
             try:
+                await self._measure_clock()
                 results = {}
                 for name in self._tables:
                     results[name] = await self._sync_table_by(name, deadline)
@@ -347,6 +353,26 @@ class SyncManager:
         finally:
             self._in_use.discard(conn)
             await self._pool.release(conn)
+
+    async def _measure_clock(self) -> None:
+        """Compare this host's clock with PostgreSQL's; a PostgreSQL that is away is the run's
+        business, not this one's."""
+        try:
+            async with self.connection() as conn:
+                sent = time.time()
+                server = await conn.fetchval("SELECT extract(epoch FROM clock_timestamp())::float8", timeout=self.connect_timeout)
+                received = time.time()
+        except Exception as exc:
+            log.debug("clock not compared with PostgreSQL's (%s)", self._safe(describe(exc)))
+            return
+        offset = (sent + received) / 2 - server
+        if abs(offset) > CLOCK_OFFSET_WARNING and (self.clock_offset is None or abs(self.clock_offset) <= CLOCK_OFFSET_WARNING):
+            log.warning(
+                "this host's clock is %.0f s %s PostgreSQL's: its rows may land in the wrong hour or day",
+                abs(offset),
+                "ahead of" if offset > 0 else "behind",
+            )
+        self.clock_offset = offset
 
     def _log_fatal(self, name: str, error: str, exc: BaseException) -> None:
         """A permanent error (a revoked grant, a read-only database) is logged in full once, then

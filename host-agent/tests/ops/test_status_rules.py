@@ -54,10 +54,16 @@ FINE = dict(now=NOW, agent_running=True, sync_enabled=True, interval_seconds=300
         ),
         (Facts(**FINE, run_started_at=NOW - 500), []),
         (Facts(**FINE, run_started_at=NOW - 1200), ["a sync run has been in progress for 20 min (see the agent's log)"]),
+        (Facts(**FINE, clock_offset=-45.0), []),
+        (
+            Facts(**FINE, clock_offset=-3600.0),
+            ["this host's clock is 60 min behind PostgreSQL's: its rows may land in the wrong hour or day "
+             "(set the clock, e.g. with NTP)"],
+        ),  # fmt: skip
     ],
     ids=["all fine", "agent down", "held rows", "short outage", "long outage", "failing runs", "stuck rows",
          "waiting within the limit", "agent down explains waiting", "sync disabled", "unreadable database",
-         "a run of 8 min", "a run of 20 min"],
+         "a run of 8 min", "a run of 20 min", "clock 45 s behind", "clock an hour behind"],
 )  # fmt: skip
 def test_needs_attention(facts, expected):
     assert needs_attention(facts) == expected

@@ -99,3 +99,11 @@ def test_a_run_killed_midway_is_accounted_for_in_sync_logs_row_for_row(data_dir,
     # every row moved is accounted for (a batch committed but not marked when killed is re-sent)
     assert int(interrupted[0]) + int(completed[0]) >= 6000
     assert int(pg_server.psql("SELECT count(*) FROM file_change_events", pg_database)) == 6000
+
+
+async def test_each_run_compares_the_host_clock_with_postgresql(files_db, pg_url, manager_factory):
+    manager = await manager_factory(pg_url)
+    assert manager.clock_offset is None  # not measured before a run reached the server
+    await manager.sync_all()
+    assert manager.clock_offset is not None
+    assert abs(manager.clock_offset) < 5  # the same machine's clock, read twice
