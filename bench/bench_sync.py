@@ -338,11 +338,13 @@ def render(results: dict[int, dict[str, dict]], batches: list[int], default_batc
     lines += [
         "",
         "Each `DataSyncManager` figure is a whole run in a fresh process: opening the local stores,",
-        "the pool and the schema check, every batch (COPY straight into the table, then the SQLite",
-        "marks), and closing, with SQLite's final WAL checkpoint of the marks. Peak memory is that",
-        "process's high-water mark (VmHWM). The reference holds the whole backlog as dicts; the sync",
-        "engine holds one batch (plus the one being read ahead), so its memory follows the batch size,",
-        "not the backlog.",
+        "the pool and the schema check, every batch (binary COPY straight into the table, committed on",
+        "one connection while the next is copied on a second, then the SQLite marks), and closing,",
+        "with SQLite's final WAL checkpoint of the marks. Peak memory is that process's high-water mark",
+        "(VmHWM); CPU is its user + system time, threads included, per million rows. The reference",
+        "holds the whole backlog as dicts; the sync engine holds at most three batches (one read ahead,",
+        "two being committed), so its memory follows the batch size, not the backlog. The merge rows",
+        "re-send a backlog PostgreSQL already holds (a restored backup, lost marks).",
         "",
     ]
     for size, by_kind in results.items():
