@@ -116,6 +116,12 @@ def test_status_shows_what_each_running_collector_did(make_config, run_agent, tm
                                       "buffer": {"flush_interval": 0.1}}  # fmt: skip
     config.path.write_text(yaml.safe_dump(settings))
     run_agent(config)
+
+    def watcher_figures():
+        return status(config)[1]["collectors"]["filesystem_watcher"]["figures"] or {}
+
+    # the agent answers before its watcher has applied its first directory list
+    wait_until(lambda: watcher_figures().get("trees_watched") == 1, DEADLINE, "the folder to be watched")
     (watched / "notes.md").write_text("hello")
 
     def written():
