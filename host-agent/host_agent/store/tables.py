@@ -182,10 +182,3 @@ def release_held(store: SQLiteStore, table: SyncedTable) -> int:
     """Forget the held-back marks of ``table`` in an open store; returns how many."""
     with store.atomic() as conn:
         return conn.execute(table.release_held_sql()).rowcount
-
-
-def table_named(name: str, tables: tuple[SyncedTable, ...] = SYNCED_TABLES) -> SyncedTable:
-    for table in tables:
-        if table.name == name:
-            return table
-    raise KeyError(f"unknown synced table {name!r} (one of {', '.join(t.name for t in tables)})")

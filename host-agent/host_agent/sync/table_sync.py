@@ -153,11 +153,6 @@ class TableSync:
 
     # -- PostgreSQL side -------------------------------------------------------------------
 
-    async def write_batch(self, conn: asyncpg.Connection, rows: list[Row], timeout: float) -> BatchOutcome:
-        """Write ``rows`` in one transaction; bad rows are isolated, not fatal. Raises for the rest."""
-        async with conn.transaction():
-            return await self.write_in_transaction(conn, rows, timeout)
-
     async def write_in_transaction(self, conn: asyncpg.Connection, rows: list[Row], timeout: float) -> BatchOutcome:
         """Write ``rows`` inside the caller's open transaction (which commits them): each attempt
         in a savepoint, bad rows isolated. Raises for anything else."""
