@@ -113,6 +113,15 @@ class SyncedTable:
             f"AND {self.name}.sync_revision = json_extract(j.value, '$[1]')"
         )
 
+    def mark_synced_range_sql(self) -> str:
+        """Parameters: synced_at, first id, last id, a JSON array of ids in between not to mark
+        (see :mod:`host_agent.store.marks`). Only never-edited rows still waiting are marked."""
+        return (
+            f"UPDATE {self.name} SET synced_at = ? WHERE id BETWEEN ? AND ? "
+            f"AND synced_at IS NULL AND sync_revision = 0 "
+            f"AND id NOT IN (SELECT value FROM json_each(?))"
+        )
+
     def held_rows_sql(self) -> str:
         """The rows held back at their current revision, oldest id first."""
         return (

@@ -17,9 +17,9 @@ work for any table:
    go to the merge directly (a re-sent backlog is re-sent as a whole);
 3. if PostgreSQL refuses a value, the batch is split (each half in a savepoint) until the bad
    rows are found; the good rows go through;
-4. after the commit, the batch is marked synced in SQLite in one short transaction, with one
-   statement (only rows whose revision is still the one sent), and held-back rows are recorded
-   with their reason.
+4. after the commit, the batch is marked synced in SQLite in one short transaction (only rows
+   whose revision is still the one sent; a backlog's nearly dense ids as one id range, see
+   :mod:`host_agent.store.marks`), and held-back rows are recorded with their reason.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import asyncpg
 
 from host_agent.store.sqlite_store import SQLiteStore
 from host_agent.store.journal import RunProgress, SyncJournal
+from host_agent.store.marks import plan_marks
 from host_agent.store.pg_values import pg_time
 from host_agent.store.tables import SyncedTable, release_held
 from host_agent.sync.codecs import ENCODING_ERRORS
@@ -138,18 +139,24 @@ class TableSync:
             if run is not None:
                 self.journal.add_batch(conn, run, len(outcome.synced), len(outcome.held), time.time())
             # A row edited since it was read keeps waiting: its revision moved on.
-            conn.execute(self.table.mark_synced_sql(), (now, json.dumps([row[:2] for row in outcome.synced])))
+            plan = plan_marks([row[:2] for row in outcome.synced])
+            if plan.range_ is not None:
+                conn.execute(self.table.mark_synced_range_sql(), (now, *plan.range_, json.dumps(plan.excluded)))
+            if plan.by_row:
+                conn.execute(self.table.mark_synced_sql(), (now, json.dumps(plan.by_row)))
             conn.executemany(
                 "INSERT INTO sync_held_rows (table_name, row_id, revision, reason, held_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (table_name, row_id) DO UPDATE SET revision = excluded.revision, "
                 "reason = excluded.reason, held_at = excluded.held_at",
                 [(self.table.name, row[0], row[1], reason, now) for row, reason in outcome.held],
             )
-            # A row that was held and has now gone through is no longer held.
-            conn.execute(
-                "DELETE FROM sync_held_rows WHERE table_name = ? AND row_id IN (SELECT value FROM json_each(?))",
-                (self.table.name, json.dumps([row[0] for row in outcome.synced])),
-            )
+            # A row that was held and has now gone through is no longer held (none was, if the
+            # run started with none held: rows it holds back have ids below the ones it reads next).
+            if self._any_held:
+                conn.execute(
+                    "DELETE FROM sync_held_rows WHERE table_name = ? AND row_id IN (SELECT value FROM json_each(?))",
+                    (self.table.name, json.dumps([row[0] for row in outcome.synced])),
+                )
 
     # -- PostgreSQL side -------------------------------------------------------------------
 
