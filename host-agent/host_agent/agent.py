@@ -117,6 +117,8 @@ class Agent:
             statement_timeout=settings.statement_timeout_seconds,
             run_timeout=settings.run_timeout_seconds,
             retention_days=settings.retention_days,
+            host_identifier=self.config.host_identifier,
+            data_dir=self.config.data_dir,
         )
         await self.sync_manager.initialize()
         self.sync_manager.start_sync_loop()
