@@ -173,3 +173,20 @@ async def test_the_gateway_role_reads_activity_and_writes_only_directories(pg):
     finally:
         await pg.execute("RESET ROLE")
     assert await pg.fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'reprospective_api'") is False
+
+
+async def test_the_gateway_role_reads_hosts_and_their_origins_but_never_writes_them(pg):
+    host = "6c1f5a52-2a6e-4c43-9d43-8f1f3c0d2a10"
+    await pg.execute("INSERT INTO hosts (host_id, host_identifier) VALUES ($1, 'desk')", host)
+    await pg.execute("INSERT INTO host_origins (origin_id, host_id) VALUES (gen_random_uuid(), $1)", host)
+    await pg.execute("SET ROLE reprospective_api")
+    try:
+        assert await pg.fetchval("SELECT host_identifier FROM hosts") == "desk"
+        assert len(await pg.fetchval("SELECT origins_of_host('desk')")) == 1
+        assert len(await pg.fetchval("SELECT origins_of_host($1)", host)) == 1
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pg.execute("UPDATE hosts SET host_identifier = 'other'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pg.execute("DELETE FROM host_origins")
+    finally:
+        await pg.execute("RESET ROLE")
