@@ -17,7 +17,8 @@ from host_agent.common.data_sync import DataSyncManager
 from host_agent.core.config import load_config
 from host_agent.core.identity import HOST_ID_FILE
 
-from tests.ops.conftest import Config, cli, clean_env
+from tests.ops.conftest import DEADLINE, Config, cli, clean_env
+from tests.support.agent import AgentProcess
 from tests.support.rows import add_file_events
 
 DAY = "2026-05-28"  # tests.support.rows.BASE_TIME
@@ -137,6 +138,15 @@ async def test_a_corrupt_host_id_file_stops_the_sync_and_status_names_it(tmp_pat
     report = json.loads(status.stdout)
     assert report["ok"] is False
     assert any(str(id_file) in item for item in report["attention"])
+
+    agent = AgentProcess(config.path, config.data_dir, env=clean_env()).start()
+    try:
+        assert agent.process.wait(DEADLINE) != 0
+    finally:
+        agent.ensure_gone()
+    assert f"host id file {id_file} does not hold a host id" in agent.log()
+    assert "Traceback" not in agent.log()
+    assert id_file.read_text(encoding="ascii") == "this is not an id\n"
 
 
 async def test_the_clock_offset_a_run_measures_is_recorded_and_shown(tmp_path, pg_url, pg):
