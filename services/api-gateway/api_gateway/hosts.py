@@ -25,10 +25,15 @@ HISTORY = timedelta(days=30)
 CLOCK_OFFSET_LIMIT = 60.0
 
 
+_NO_ORIGIN = "'00000000-0000-0000-0000-000000000000'::uuid"  # a row without origin, as the rollups key it
+
+
 def host_condition(alias: str, param: str) -> str:
-    """The rows (of the table aliased ``alias``) of the hosts the text parameter ``param`` names.
-    The origins are looked up once per query (an InitPlan), then matched by index."""
-    return f"{alias}.origin_id = ANY((SELECT origins_of_host({param}::text))::uuid[])"
+    """The rows (of the table aliased ``alias``, raw or rollup) of the hosts the text parameter
+    ``param`` names: the rows of their origins, looked up once per query (an InitPlan), and rows
+    without an origin (synced before schema 4) by the name they carry."""
+    return (f"({alias}.origin_id = ANY((SELECT origins_of_host({param}::text))::uuid[]) "
+            f"OR (COALESCE({alias}.origin_id, {_NO_ORIGIN}) = {_NO_ORIGIN} AND {alias}.host_identifier = {param}::text))")
 
 
 def host_filter(alias: str, param: str) -> str:

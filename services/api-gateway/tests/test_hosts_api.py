@@ -53,8 +53,12 @@ async def test_a_host_parameter_is_an_id_or_a_name_of_one_or_more_hosts(api, see
     seed.origins["twin"] = other
     await seed.session(start, start + timedelta(minutes=2), app="TwinTwo", host="twin")
     second_twin = await register(pg, "twin", [other])
-    # An old agent's rows, no host registered for them.
+    # An old agent's rows, no host registered for them; and rows from before origins (schema 4).
     await seed.session(start, start + timedelta(minutes=3), app="Legacy", host="old-box")
+    for app, host in (("NoOrigin", "old-box"), ("NoOriginElsewhere", "office-2")):
+        await pg.execute(
+            "INSERT INTO desktop_activity_sessions (start_time, end_time, start_time_iso, application_name, "
+            "host_identifier) VALUES ($1, $2, 'x', $3, $4)", start, start + timedelta(minutes=1), app, host)
     # A name that one host has now and another had before: only its current holder.
     await seed.session(start, start + timedelta(minutes=4), app="NowLab", host="lab")
     await register(pg, "lab", [seed.origin("lab")])
@@ -71,7 +75,8 @@ async def test_a_host_parameter_is_an_id_or_a_name_of_one_or_more_hosts(api, see
     assert await sessions_of(api, first_twin) == ["TwinOne"]
     assert await sessions_of(api, second_twin) == ["TwinTwo"]
     assert await sessions_counted(api, second_twin) == 1
-    assert await sessions_of(api, "old-box") == ["Legacy"]
+    assert await sessions_of(api, "old-box") == ["Legacy", "NoOrigin"]
+    assert await sessions_counted(api, "old-box") == 2
     assert await sessions_of(api, "lab") == ["NowLab"]
     assert await sessions_of(api, "studio") == ["WasLab"]
     assert await sessions_of(api, "nobody") == []

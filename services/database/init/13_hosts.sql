@@ -15,7 +15,8 @@
 -- The agent's sync keeps both at each run with one statement (host_agent/sync/hosts.py), and
 -- marks last_sync_at by primary key after a run that synced every table.
 --
--- Decisions, as the API applies them (origins_of_host() below is the one place that decides):
+-- Decisions, as the API applies them (origins_of_host() below decides which hosts a `host`
+-- parameter means; the gateway's api_gateway/hosts.py host_condition() is the one SQL fragment using it):
 -- - Rename: the id stays, the name changes. The hosts row takes the new name and keeps the old one
 --   in previous_identifiers; rows keep the name they were synced with. A host is found by its
 --   origins, so filtering by its current name (or its id) finds its rows of every name.
@@ -27,8 +28,8 @@
 --   not run since) are found by the name they carry.
 -- - An origin belongs to one host: a database file copied into another data folder moves to the
 --   host that synced it last.
--- - Rows without an origin (synced before version 4) belong to no host: a host filter never
---   matches them.
+-- - Rows without an origin (synced before version 4) belong to no host; a `host` name finds them
+--   by the name they carry.
 -- - Rows keep the host's own timestamps; a clock offset over a minute is shown (hosts list, /sync
 --   page, `reprospective-agent status`), never corrected.
 
