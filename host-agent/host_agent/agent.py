@@ -24,6 +24,7 @@ from reprospective_db.secrets import describe_url
 from host_agent.collectors.base import COLLECTOR_STOP_TIMEOUT, COLLECTORS, Collector, CollectorContext
 from host_agent.collectors.files.directories import directory_source_for
 from host_agent.common.data_sync import DataSyncManager
+from host_agent.core import identity
 from host_agent.core.agent_lock import AgentLock
 from host_agent.core.config import AgentConfig
 from host_agent.ops.control import ControlServer
@@ -61,6 +62,8 @@ class Agent:
             )
             log.info("local databases: %s, %s", config.desktop_db_path, config.file_events_db_path)
             try:
+                if config.data_sync.enabled:  # an unreadable host id stops the agent before anything starts
+                    await asyncio.to_thread(identity.host_id, config.data_dir)
                 postgres_url = await self._resolve_postgres()
                 # Collectors first: recording must not wait on a PostgreSQL that may be away.
                 self._start_collectors(postgres_url)
@@ -117,6 +120,8 @@ class Agent:
             statement_timeout=settings.statement_timeout_seconds,
             run_timeout=settings.run_timeout_seconds,
             retention_days=settings.retention_days,
+            host_identifier=self.config.host_identifier,
+            data_dir=self.config.data_dir,
         )
         await self.sync_manager.initialize()
         self.sync_manager.start_sync_loop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from host_agent.core.errors import ConfigError
+from host_agent.core.identity import host_identifier
 
 APP_NAME = "reprospective"
 
@@ -68,6 +70,14 @@ class _Section(BaseModel):
 class AgentSection(_Section):
     data_dir: Path | None = None  # None: default_data_dir()
     log_level: str = "INFO"
+    # This host's name for people; None: hostname_username. Renaming keeps the host's history
+    # (the host is its id, kept in the data folder; see core/identity.py).
+    host_identifier: str | None = None
+
+    @field_validator("host_identifier")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        return check_host_identifier(value)
 
     @field_validator("log_level")
     @classmethod
@@ -205,8 +215,37 @@ class AgentConfig(ConfigFile):
         return url.get_secret_value() if url is not None else None
 
     @property
+    def host_identifier(self) -> str:
+        """This host's name for people: ``agent.host_identifier``, else ``hostname_username``."""
+        return host_identifier(self.agent.host_identifier)
+
+    @property
     def uses_embedded_postgres(self) -> bool:
         return self.database.postgres_url is None
+
+
+#: The longest host name the API's ``host`` parameter takes.
+HOST_IDENTIFIER_MAX = 255
+
+
+def check_host_identifier(value: str | None) -> str | None:
+    """A configured host name: printable text of 1 to 255 characters, no surrounding spaces, and
+    not shaped like a UUID (the API's ``host`` parameter takes a host id or a name)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError("must not be empty (leave it out to use hostname_username)")
+    if value != value.strip():
+        raise ValueError("must not start or end with spaces")
+    if len(value) > HOST_IDENTIFIER_MAX:
+        raise ValueError(f"must be at most {HOST_IDENTIFIER_MAX} characters")
+    if not value.isprintable():
+        raise ValueError("must hold printable characters only")
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return value
+    raise ValueError("must not be a UUID (host ids are UUIDs; a name must tell itself apart)")
 
 
 def _check_regexes(patterns: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from reprospective_db.errors import ClusterError as EmbeddedPostgresError  # rai
 from reprospective_db.errors import ReprospectiveError
 
 __all__ = ["AgentError", "ConfigError", "StoreError", "InvalidEventError", "AlreadyRunningError", "SyncError",
-           "EmbeddedPostgresError"]
+           "IdentityError", "EmbeddedPostgresError"]
 
 
 class AgentError(ReprospectiveError):
@@ -36,3 +36,7 @@ class AlreadyRunningError(AgentError):
 
 class SyncError(AgentError):
     """A sync step failed; ``__cause__`` holds the original exception."""
+
+
+class IdentityError(AgentError):
+    """This host's id file cannot be read or made; the agent does not guess a new identity."""

@@ -75,6 +75,8 @@ async def sync_once(config: AgentConfig, *, console: Console | None = None) -> d
         statement_timeout=settings.statement_timeout_seconds,
         run_timeout=settings.run_timeout_seconds,
         progress=bar,
+        host_identifier=config.host_identifier,
+        data_dir=config.data_dir,
     )
     try:
         await manager.initialize()

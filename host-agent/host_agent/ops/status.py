@@ -18,10 +18,10 @@ from typing import Any
 from host_agent.collectors.base import COLLECTORS
 from host_agent.core.agent_lock import running_agent_pid
 from host_agent.core.config import AgentConfig
-from host_agent.core.errors import AgentError
-from host_agent.core.identity import host_identifier
+from host_agent.core.errors import AgentError, IdentityError
+from host_agent.core.identity import read_host_id
 from host_agent.ops import control, postgres
-from host_agent.ops.status_rules import Facts, TableFacts, age, needs_attention
+from host_agent.ops.status_rules import Facts, TableFacts, age, clock_note, needs_attention
 from host_agent.store.inspect import TableState, inspect_all
 
 SUCCESS = ("success", "partial_success")
@@ -38,8 +38,14 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         except AgentError:
             live = None
     local = await asyncio.to_thread(inspect_all, config)
-    host = host_identifier()
-    pg = await _postgres(config, host) if config.data_sync.enabled else {"checked": False}
+    host = config.host_identifier
+    identity_error = None
+    try:
+        host_id = await asyncio.to_thread(read_host_id, config.data_dir)  # None: no sync run made it yet
+    except IdentityError as exc:
+        host_id, identity_error = None, str(exc)
+    pg = await _postgres(config, host, host_id) if config.data_sync.enabled else {"checked": False}
+    clock = _clock(live, pg.get("host"), now)
 
     # Failed runs not followed by a success: still in the local journal (PostgreSQL away), or
     # already in sync_logs (PostgreSQL answers, but the runs fail: a revoked grant, a lost table)
@@ -65,7 +71,8 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         failing_since=failing_since,
         last_error=failed[-1][1] if failed else None,
         run_started_at=live["sync"].get("run_started_at") if live and live["sync"].get("active") else None,
-        clock_offset=live["sync"].get("clock_offset") if live and live["sync"].get("active") else None,
+        clock_offset=clock["offset_seconds"] if clock else None,
+        identity_error=identity_error,
         tables=tuple(TableFacts(n, t.oldest_waiting_at, len(t.held), t.error) for n, t in local.items()),
     )
     attention = needs_attention(facts)
@@ -77,13 +84,15 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         "config": str(config.source) if config.source else None,
         "data_dir": str(config.data_dir),
         "host_identifier": host,
+        "host_id": str(host_id) if host_id else None,
+        "clock": clock,
         "agent": {
             "running": bool(pid),
             "pid": pid if pid and pid > 0 else None,
             "responding": live is not None,
             "started": _when(live.get("started_at"), now) if live else None,
         },
-        "postgres": {k: v for k, v in pg.items() if k not in ("logged", "failing")},
+        "postgres": {k: v for k, v in pg.items() if k not in ("logged", "failing", "host")},
         "collectors": {
             kind.section: {
                 "enabled": kind.enabled(config),
@@ -112,9 +121,22 @@ def _sync_section(config: AgentConfig, live: dict[str, Any] | None, now: float) 
     return sync
 
 
-async def _postgres(config: AgentConfig, host: str) -> dict[str, Any]:
-    """Reachability, and this host's latest runs in ``sync_logs``: the last success and the last
-    run that moved rows, per table."""
+def _clock(live: dict[str, Any] | None, recorded: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
+    """This host's clock minus PostgreSQL's: the running agent's latest figure, else the one its
+    last run recorded in the ``hosts`` table."""
+    if live and live["sync"].get("active") and live["sync"].get("clock_offset") is not None:
+        offset, measured, source = live["sync"]["clock_offset"], live["sync"].get("last_run_at"), "agent"
+    elif recorded and recorded.get("clock_offset_seconds") is not None:
+        offset, measured, source = recorded["clock_offset_seconds"], recorded["clock_measured_at"], "hosts table"
+    else:
+        return None
+    return {"offset_seconds": round(offset, 1), "measured": _when(measured, now), "source": source,
+            "note": clock_note(offset)}
+
+
+async def _postgres(config: AgentConfig, host: str, host_id: object = None) -> dict[str, Any]:
+    """Reachability, this host's latest runs in ``sync_logs`` (the last success and the last run
+    that moved rows, per table), and its row in ``hosts``."""
     found = await asyncio.to_thread(postgres.target, config)
     info: dict[str, Any] = {"checked": True, "kind": found.kind, "target": found.shown, "reachable": False, "error": None}
     if found.url is None:
@@ -123,6 +145,14 @@ async def _postgres(config: AgentConfig, host: str) -> dict[str, Any]:
     try:
         async with postgres.connect(found.url) as conn:
             info["reachable"] = True
+            if host_id is not None and await conn.fetchval("SELECT to_regclass('hosts') IS NOT NULL"):
+                row = await conn.fetchrow(
+                    "SELECT host_identifier, clock_offset_seconds, extract(epoch FROM clock_measured_at)::float8 "
+                    "AS clock_measured_at FROM hosts WHERE host_id = $1",
+                    host_id,
+                    timeout=postgres.CONNECT_TIMEOUT,
+                )
+                info["host"] = dict(row) if row else None
             if await conn.fetchval("SELECT to_regclass('sync_logs') IS NOT NULL"):
                 rows = await conn.fetch(
                     "(SELECT DISTINCT ON (table_name) table_name, extract(epoch FROM sync_completed_at) AS completed, "
@@ -262,6 +292,7 @@ def _render_overview(status: dict[str, Any]) -> list[str]:
     lines = [
         _line("config", status["config"] or "built-in defaults (no config file)"),
         _line("data folder", status["data_dir"]),
+        _line("host", f"{status['host_identifier']} (id {status['host_id'] or 'none yet: the first sync run makes it'})"),
     ]
     agent = status["agent"]
     if not agent["running"]:
@@ -304,6 +335,13 @@ def _render_overview(status: dict[str, Any]) -> list[str]:
             text += f"; {sync['consecutive_failures']} failed run(s) in a row"
         lines.append(_line("sync", text))
     lines.append(_line("retention", f"{sync['retention_days']} days" if sync["retention_days"] else "keeps everything"))
+    clock = status["clock"]
+    if clock:
+        offset = clock["offset_seconds"]
+        side = "ahead of" if offset > 0 else "behind"
+        text = f"{abs(offset):g} s {side} PostgreSQL's" if abs(offset) >= 1 else "within a second of PostgreSQL's"
+        text += f" (measured {_local(clock['measured'])}, {clock['source']})"
+        lines.append(_line("clock", text + (": rows may land in the wrong hour or day" if clock["note"] else "")))
     return lines
 
 

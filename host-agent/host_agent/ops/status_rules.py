@@ -14,7 +14,8 @@ line per problem; an empty list means OK. The rules:
   a failure that is not an outage, or a loop that does not run;
 - this host's clock is more than a minute away from PostgreSQL's (rows may land in the wrong
   hour or day);
-- a local database cannot be read.
+- a local database cannot be read;
+- this host's id file cannot be read (core/identity.py).
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ class Facts:
     last_error: str | None = None
     #: When the agent's run in progress started, if one is.
     run_started_at: float | None = None
-    #: This host's clock minus PostgreSQL's, as the agent last measured it.
+    #: This host's clock minus PostgreSQL's, as the agent last measured it (the running agent's
+    #: figure, else the one its last run recorded in PostgreSQL's hosts table).
     clock_offset: float | None = None
+    #: Why this host's id file cannot be read, if it cannot.
+    identity_error: str | None = None
     tables: tuple[TableFacts, ...] = field(default_factory=tuple)
 
 
@@ -65,6 +69,14 @@ def age(seconds: float) -> str:
     if seconds < 48 * 3600:
         return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:.0f} min"
     return f"{seconds / 86400:.0f} days"
+
+
+def clock_note(offset: float | None) -> str | None:
+    """What a clock offset means for the rows, when it is worth saying (over a minute)."""
+    if offset is None or abs(offset) <= CLOCK_OFFSET_SECONDS:
+        return None
+    side = "ahead of" if offset > 0 else "behind"
+    return f"this host's clock is {age(abs(offset))} {side} PostgreSQL's: its rows may land in the wrong hour or day"
 
 
 def needs_attention(facts: Facts) -> list[str]:
@@ -83,12 +95,9 @@ def needs_attention(facts: Facts) -> list[str]:
             found.append(f"sync runs failing for {age(failing_for)} (more than one sync interval){why}")
     if facts.run_started_at is not None and facts.now - facts.run_started_at > LONG_RUN_SECONDS:
         found.append(f"a sync run has been in progress for {age(facts.now - facts.run_started_at)} (see the agent's log)")
-    if facts.clock_offset is not None and abs(facts.clock_offset) > CLOCK_OFFSET_SECONDS:
-        side = "ahead of" if facts.clock_offset > 0 else "behind"
-        found.append(
-            f"this host's clock is {age(abs(facts.clock_offset))} {side} PostgreSQL's: its rows may land in the "
-            "wrong hour or day (set the clock, e.g. with NTP)"
-        )
+    clock = clock_note(facts.clock_offset)
+    if clock:
+        found.append(f"{clock} (set the clock, e.g. with NTP)")
     lag_limit = 2 * facts.interval_seconds + LAG_MARGIN_SECONDS
     for table in facts.tables:
         waited = facts.now - table.oldest_waiting_at if table.oldest_waiting_at else None
@@ -98,4 +107,6 @@ def needs_attention(facts: Facts) -> list[str]:
                 f"(sync every {facts.interval_seconds:g} s; see its log)"
             )
     found += [t.error for t in facts.tables if t.error]
+    if facts.identity_error:
+        found.append(facts.identity_error)
     return found

@@ -22,18 +22,21 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import asyncpg
 from reprospective_db import schema as pg_schema
 from reprospective_db.secrets import describe_url, redact
 
 from host_agent.core.errors import StoreError, SyncError
+from host_agent.core import identity
 from host_agent.core.identity import host_identifier as default_host_identifier
 from host_agent.store.journal import RunProgress
 from host_agent.store.retention import purge_stores
 from host_agent.store.tables import LocalTable
 from host_agent.sync.codecs import register_sync_codecs
 from host_agent.sync.errors import ErrorKind, classify, describe
+from host_agent.sync.hosts import HostRecord
 from host_agent.sync.lock import SyncLocks
 from host_agent.sync.result import TableResult
 from host_agent.sync.pipeline import BatchPipeline
@@ -76,6 +79,8 @@ class SyncManager:
         upgrade_schema: bool = True,
         progress: ProgressCallback | None = None,
         retention_days: int = 0,
+        data_dir: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not postgres_url or not postgres_url.startswith(("postgresql://", "postgres://")):
             raise SyncError("postgres_url must be a postgresql:// URL")
@@ -96,6 +101,10 @@ class SyncManager:
         self.upgrade_schema = upgrade_schema
         self.progress = progress
         self.retention_days = retention_days  # 0: keep synced rows locally forever
+        #: Where this host's id is kept (core/identity.py); default: the first database's folder.
+        self.data_dir = Path(data_dir) if data_dir else (Path(tables[0].db_path).parent if tables else None)
+        self._clock = clock  # this host's clock, as compared with PostgreSQL's (a seam for tests)
+        self.host: HostRecord | None = None
 
         self._pool: asyncpg.Pool | None = None
         self._schema_ready = False
@@ -133,6 +142,9 @@ class SyncManager:
         )
         for local, store in zip(self.local_tables, stores, strict=True):
             self._tables[local.name] = TableSync(local.table, store, self.host_identifier)
+        if self.data_dir is not None:
+            host_id = await asyncio.to_thread(identity.host_id, self.data_dir)
+            self.host = HostRecord(host_id, self.host_identifier, redact=self._safe)
         self._pool = await asyncpg.create_pool(
             self._url,
             min_size=0,
@@ -245,6 +257,8 @@ class SyncManager:
                     results[name] = await self._sync_table_by(name, deadline)
                 if self.retention_days:
                     await self._apply_retention()
+                if self.host and results and all(r.status == "success" for r in results.values()):
+                    await self._record_host_synced()
             finally:
                 self.run_started_at = None
         self._note_outcome(results)
@@ -359,9 +373,13 @@ class SyncManager:
         business, not this one's."""
         try:
             async with self.connection() as conn:
-                sent = time.time()
+                sent = self._clock()
                 server = await conn.fetchval("SELECT extract(epoch FROM clock_timestamp())::float8", timeout=self.connect_timeout)
-                received = time.time()
+                received = self._clock()
+                if self.host is not None:  # on the same connection: this host, its origins, this offset
+                    await self._ensure_schema(conn)
+                    await self.host.register(conn, [t.origin_id for t in self._tables.values()],
+                                             (sent + received) / 2 - server, self.statement_timeout)
         except Exception as exc:
             log.debug("clock not compared with PostgreSQL's (%s)", self._safe(describe(exc)))
             return
@@ -373,6 +391,14 @@ class SyncManager:
                 "ahead of" if offset > 0 else "behind",
             )
         self.clock_offset = offset
+
+    async def _record_host_synced(self) -> None:
+        assert self.host is not None
+        try:
+            async with self.connection() as conn:
+                await self.host.synced(conn, self.statement_timeout)
+        except Exception as exc:  # PostgreSQL gone since the run ended: the next run says it again
+            log.debug("hosts.last_sync_at not written (%s)", self._safe(describe(exc)))
 
     def _log_fatal(self, name: str, error: str, exc: BaseException) -> None:
         """A permanent error (a revoked grant, a read-only database) is logged in full once, then

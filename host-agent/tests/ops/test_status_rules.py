@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from host_agent.ops.status_rules import Facts, TableFacts, age, needs_attention
+from host_agent.ops.status_rules import Facts, TableFacts, age, clock_note, needs_attention
 
 NOW = 1_780_000_000.0
 FINE = dict(now=NOW, agent_running=True, sync_enabled=True, interval_seconds=300, postgres_checked=True,
@@ -60,10 +60,14 @@ FINE = dict(now=NOW, agent_running=True, sync_enabled=True, interval_seconds=300
             ["this host's clock is 60 min behind PostgreSQL's: its rows may land in the wrong hour or day "
              "(set the clock, e.g. with NTP)"],
         ),  # fmt: skip
+        (
+            Facts(**FINE, identity_error="host id file /d/host_id does not hold a host id (a UUID)"),
+            ["host id file /d/host_id does not hold a host id (a UUID)"],
+        ),
     ],
     ids=["all fine", "agent down", "held rows", "short outage", "long outage", "failing runs", "stuck rows",
          "waiting within the limit", "agent down explains waiting", "sync disabled", "unreadable database",
-         "a run of 8 min", "a run of 20 min", "clock 45 s behind", "clock an hour behind"],
+         "a run of 8 min", "a run of 20 min", "clock 45 s behind", "clock an hour behind", "unreadable host id"],
 )  # fmt: skip
 def test_needs_attention(facts, expected):
     assert needs_attention(facts) == expected
@@ -76,3 +80,19 @@ def test_needs_attention(facts, expected):
 )  # fmt: skip
 def test_ages_read_as_people_say_them(seconds, text):
     assert age(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("offset", "note"),
+    [
+        (None, None),
+        (0.2, None),
+        (60.0, None),
+        (-60.0, None),
+        (61.0, "this host's clock is 61 s ahead of PostgreSQL's: its rows may land in the wrong hour or day"),
+        (-61.0, "this host's clock is 61 s behind PostgreSQL's: its rows may land in the wrong hour or day"),
+        (2 * 86400, "this host's clock is 2 days ahead of PostgreSQL's: its rows may land in the wrong hour or day"),
+    ],
+)  # fmt: skip
+def test_a_clock_offset_is_worth_a_note_past_a_minute(offset, note):
+    assert clock_note(offset) == note

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from api_gateway.hosts import host_condition
+
 EVENT_TYPES = ("created", "modified", "deleted", "moved")
 #: The expression for a session's end: an open session (no end synced yet) counts as lasting
 #: what the agent last reported as its duration.
@@ -72,7 +74,7 @@ def session_query(f: SessionFilter, after: tuple[datetime, int] | None, limit: i
     b.add("s.start_time >= {}", f.start)
     b.add("s.start_time < {}", f.end)
     if f.host:
-        b.add("s.host_identifier = {}", f.host)
+        b.add(host_condition("s", "{0}"), f.host)
     if f.application:
         b.add("s.application_name = {}", f.application)
     if f.q:
@@ -90,7 +92,7 @@ def file_query(f: FileFilter, after: tuple[datetime, int] | None, limit: int) ->
     b.add("f.event_time >= {}", f.start)
     b.add("f.event_time < {}", f.end)
     if f.host:
-        b.add("f.host_identifier = {}", f.host)
+        b.add(host_condition("f", "{0}"), f.host)
     if f.project:
         b.add("f.project_name = {}", f.project)
     if f.extension:

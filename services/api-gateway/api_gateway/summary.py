@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
+from api_gateway.hosts import host_filter
 from api_gateway.periods import Period
 from api_gateway.search import SESSION_END
 
@@ -38,11 +39,11 @@ def on_buckets(periods: list[Period], size: timedelta = BUCKET) -> bool:
 async def hourly_totals(conn: asyncpg.Connection, periods: list[Period], host: str | None) -> list[asyncpg.Record]:
     """Per period index: active seconds, sessions started, file changes, from activity_totals_1h (11)."""
     return await conn.fetch(
-        """
+        f"""
         SELECT width_bucket(r.hour, $1::timestamptz[]) AS i, (sum(r.active_us) / 1e6)::float8 AS seconds,
                sum(r.sessions_started)::bigint AS sessions, sum(r.file_events)::bigint AS events
         FROM activity_totals_1h r
-        WHERE r.hour >= $2 AND r.hour < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
+        WHERE r.hour >= $2 AND r.hour < $3 AND {host_filter('r', '$4')}
         GROUP BY 1
         """,
         [p.start for p in periods], periods[0].start, periods[-1].end, host,
@@ -69,7 +70,7 @@ async def session_seconds(conn: asyncpg.Connection, periods: list[Period], key: 
           ON s.start_time < p.e AND ({SESSION_END} > p.s OR s.start_time >= p.s)
         WHERE (session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($4, $5, '[)')
                OR (s.start_time >= $4 AND s.start_time < $5))  -- zero-length sessions still count as started
-          AND ($6::text IS NULL OR s.host_identifier = $6)
+          AND {host_filter('s', '$6')}
         GROUP BY 1, 2
         """,
         starts, ends, labels, periods[0].start, periods[-1].end, host,
@@ -86,7 +87,7 @@ async def file_counts(conn: asyncpg.Connection, periods: list[Period], key: str 
         SELECT p.label, {key_sql} AS key, count(*) AS events
         FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
         JOIN file_change_events f ON f.event_time >= p.s AND f.event_time < p.e
-        WHERE f.event_time >= $4 AND f.event_time < $5 AND ($6::text IS NULL OR f.host_identifier = $6)
+        WHERE f.event_time >= $4 AND f.event_time < $5 AND {host_filter('f', '$6')}
         GROUP BY 1, 2
         """,
         starts, ends, labels, periods[0].start, periods[-1].end, host,
@@ -103,7 +104,7 @@ async def rollup_session_seconds(conn: asyncpg.Connection, periods: list[Period]
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key,
                (sum(r.active_us) / 1e6)::float8 AS seconds, sum(r.sessions_started)::bigint AS sessions
         FROM session_rollup_15m r
-        WHERE r.bucket >= $2 AND r.bucket < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
+        WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter('r', '$4')}
         GROUP BY 1, 2
         HAVING sum(r.active_us) <> 0 OR sum(r.sessions_started) <> 0
         """,
@@ -121,7 +122,7 @@ async def rollup_file_counts(conn: asyncpg.Connection, periods: list[Period], ke
         f"""
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key, sum(r.events)::bigint AS events
         FROM {table} r
-        WHERE r.bucket >= $2 AND r.bucket < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
+        WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter('r', '$4')}
         GROUP BY 1, 2
         HAVING sum(r.events) <> 0
         """,

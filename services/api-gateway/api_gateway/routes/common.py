@@ -13,7 +13,8 @@ from api_gateway.search import EVENT_TYPES, FileFilter, SessionFilter
 START = Query(None, max_length=40, description="a date (inclusive) or an ISO 8601 time; default: 7 days before end")
 END = Query(None, max_length=40, description="a date (inclusive) or an ISO 8601 time; default: today")
 TZ = Query(None, max_length=64, description="IANA time zone of the viewer, e.g. Asia/Tokyo; default UTC")
-HOST = Query(None, max_length=255, description="hostname_username")
+HOST = Query(None, max_length=255, description="a host id (see /api/v1/hosts), or a name: every host so named "
+             "now, else every host once so named")
 LIMIT = Query(100, ge=1, le=MAX_LIMIT)
 CURSOR = Query(None, max_length=200, description="next_cursor of the previous page")
 Q = Query(None, max_length=200, description="text searched in titles or paths (substring, any case)")

@@ -123,10 +123,11 @@ async def sync_page(request: Request, who: Principal = Depends(page_reader)):
         tables = await hosts.sync_status(conn, moment, local_midnight(today_in(tz, moment), tz),
                                        local_midnight(today_in(tz, moment) + timedelta(days=1), tz))
         runs = await hosts.recent_runs(conn, 50)
+        clocks = await hosts.clock_warnings(conn)
         outages = await conn.fetch(
             "SELECT host_identifier, table_name, sync_started_at, error_message FROM sync_logs "
             "WHERE status = 'failed' AND sync_started_at >= $1 ORDER BY sync_started_at DESC LIMIT 20",
             moment - hosts.HISTORY)
     return render(request, "sync.html", {"principal": who, "tz": tz.key, "tables": tables, "runs": runs,
-                                         "outages": outages})
+                                         "outages": outages, "clocks": clocks})
 

@@ -21,9 +21,11 @@ async def build_status(request: Request, tz: str | None) -> dict:
     async with request.app.state.pool.acquire() as conn:
         tables = await hosts.sync_status(conn, moment, local_midnight(today_in(zone, moment), zone),
                                        local_midnight(today_in(zone, moment) + timedelta(days=1), zone))
-    return {"now": moment.isoformat(), "tz": zone.key, "tables": tables}
+        clocks = await hosts.clock_warnings(conn)
+    return {"now": moment.isoformat(), "tz": zone.key, "tables": tables, "clocks": clocks}
 
 
-@router.get("/status", summary="last success, last failure and reason, failing since, runs and rows today")
+@router.get("/status", summary="last success, last failure and reason, failing since, runs and rows today; "
+            "hosts whose clock is over a minute off")
 async def status(request: Request, tz: str | None = TZ, _: Principal = Depends(api_reader)):
     return JSONResponse(await build_status(request, tz))
