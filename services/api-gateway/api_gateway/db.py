@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from reprospective_db.schema import current_versions, latest_version, upgrade_schema
+from reprospective_db.schema import current_versions, load_migrations, upgrade_schema
 from reprospective_db.secrets import describe_url, redact
 
 from api_gateway.config import Settings
@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 
 #: The schema the gateway's queries need: 05 gave monitored_directories its host column, 07 the
 #: rollups, 08 the session span index, 09 the per-project and per-extension rollups, 10 the
-#: per-host totals, 11 the hourly totals.
-REQUIRED_VERSION = 11
+#: per-host totals, 11 the hourly totals, 13 the hosts and their origins. Every version up to it
+#: must be applied.
+REQUIRED_VERSION = 13
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:
@@ -55,7 +56,8 @@ async def prepare_schema(pool: asyncpg.Pool, settings: Settings) -> None:
     try:
         async with pool.acquire(timeout=settings.connect_timeout) as conn:
             done = await current_versions(conn)
-            if settings.upgrade_schema and max(done, default=0) < latest_version():
+            # Any missing file, not only newer ones: migrations may land out of order.
+            if settings.upgrade_schema and {m.version for m in load_migrations()} - done:
                 applied = await upgrade_schema(conn)
                 log.info("PostgreSQL schema: applied %s", ", ".join(applied) or "nothing")
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

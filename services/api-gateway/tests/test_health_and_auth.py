@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from reprospective_db.schema import latest_version
+import asyncpg
+from reprospective_db.schema import latest_version, load_migrations, upgrade_schema
 from reprospective_db.testing import free_port
 
 from api_gateway.config import Settings
@@ -32,6 +33,24 @@ async def test_health_is_503_with_a_reason_and_no_password_when_postgresql_is_do
 async def test_an_old_schema_is_upgraded_at_start_up(pg_server, empty_pg_database):
     async with serve(Settings(database_url=pg_server.url(empty_pg_database))) as http:
         assert (await http.get("/health")).json()["schema_version"] == latest_version()
+
+
+async def test_a_schema_missing_a_version_the_gateway_needs_is_503_naming_it(pg_server, empty_pg_database, tmp_path):
+    """Left without upgrading at start-up, a database missing the hosts table (13) is refused."""
+    older = tmp_path / "init"
+    older.mkdir()
+    for migration in load_migrations():
+        if migration.version != 13:
+            (older / migration.name).write_text(migration.sql, encoding="utf-8")
+    conn = await asyncpg.connect(pg_server.url(empty_pg_database))
+    try:
+        await upgrade_schema(conn, older)
+    finally:
+        await conn.close()
+    async with serve(Settings(database_url=pg_server.url(empty_pg_database), upgrade_schema=False)) as http:
+        response = await http.get("/health")
+    assert response.status_code == 503
+    assert "schema version(s) 13 not applied" in response.json()["reason"]
 
 
 async def test_without_a_token_only_loopback_clients_are_served(settings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from reprospective_db.schema import current_versions, latest_version
+from reprospective_db.schema import current_versions, latest_version, load_migrations
 
 from api_gateway.db import REQUIRED_VERSION, describe_error
 from api_gateway.errors import UNAVAILABLE
@@ -23,8 +23,9 @@ async def health(request: Request):
         return JSONResponse({"status": "unavailable", "reason": describe_error(exc, settings)}, status_code=503)
     version = max(versions, default=0)
     body = {"status": "ok", "schema_version": version, "schema_latest": latest_version()}
-    if version < REQUIRED_VERSION:
+    missing = sorted({m.version for m in load_migrations() if m.version <= REQUIRED_VERSION} - versions)
+    if missing:
         body |= {"status": "unavailable",
-                 "reason": f"schema version {version} is older than {REQUIRED_VERSION}: run reprospective-db upgrade"}
+                 "reason": f"schema version(s) {', '.join(map(str, missing))} not applied: run reprospective-db upgrade"}
         return JSONResponse(body, status_code=503)
     return body
