@@ -37,7 +37,7 @@ $(STAMP): $(PYPROJECTS)
 	$(BIN)/pip install --quiet $(foreach p,$(PROJECTS),-e '$(p)[dev]')
 	touch $(STAMP)
 
-# PostgreSQL server binaries, Xvfb, a window manager and xdotool (for the X11 tests), Chromium
+# PostgreSQL server binaries, PgBouncer, Xvfb, a window manager and xdotool (for the X11 tests), Chromium
 # (for the dashboard's browser tests).
 system-deps:
 	@PYTHON=$(PYTHON) scripts/install-system-deps.sh
