@@ -138,8 +138,14 @@ class SyncManager:
             min_size=0,
             max_size=POOL_MAX_SIZE,
             timeout=self.connect_timeout,
+            # Client-side timeouts (a cancel request past them), never a session SET: both hold
+            # through a pooler.
             command_timeout=self.statement_timeout,
             max_inactive_connection_lifetime=POOL_IDLE_SECONDS,
+            # No named prepared statements: through PgBouncer in transaction mode, a statement
+            # prepared on one server connection is missing on the next. The sync's statements are
+            # few per batch of thousands of rows, so caching them would gain nothing measurable.
+            statement_cache_size=0,
             init=register_sync_codecs,
         )
         try:
