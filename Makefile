@@ -28,6 +28,7 @@ bench: system-deps venv
 	$(BIN)/python bench/bench_sync.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_desktop_monitor.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_fs_watcher.py --write docs/benchmarks.md
+	$(BIN)/python bench/bench_fleet.py --write docs/benchmarks.md
 
 venv: $(STAMP)
 
