@@ -53,8 +53,9 @@ async def test_hosts_sharing_a_small_pgbouncer_pool_sync_row_for_row(tmp_path, p
         with FileChangeDatabase(folder / "file_changes.db") as db:
             assert await pg_file_rows(pg, db.origin_id) == local_file_rows(db)
     assert await pg.fetchval("SELECT count(*) FROM desktop_activity_sessions") == 6 * 120
-    assert await pg.fetchval("SELECT count(DISTINCT host_identifier) FROM sync_logs") >= 1
-    assert await pg.fetchval("SELECT count(*) FROM sync_logs WHERE status <> 'success'") == 0
+    # Each run's log row reached sync_logs (one per table per host), none of them a failure.
+    statuses = [r["status"] for r in await pg.fetch("SELECT status FROM sync_logs")]
+    assert statuses == ["success"] * 12
     assert "prepared statement" not in caplog.text and "Traceback" not in caplog.text
 
 
