@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 from reprospective_db import schema as pg_schema
+from reprospective_db.connections import ASYNCPG_OPTIONS
 from reprospective_db.secrets import describe_url, redact
 
 from host_agent.core.errors import StoreError, SyncError
@@ -152,10 +153,7 @@ class SyncManager:
             # through a pooler.
             command_timeout=self.statement_timeout,
             max_inactive_connection_lifetime=POOL_IDLE_SECONDS,
-            # No named prepared statements: through PgBouncer in transaction mode, a statement
-            # prepared on one server connection is missing on the next. The sync's statements are
-            # few per batch of thousands of rows, so caching them would gain nothing measurable.
-            statement_cache_size=0,
+            **ASYNCPG_OPTIONS,  # no named prepared statements: they do not hold through PgBouncer
             init=register_sync_codecs,
         )
         try:

@@ -5,15 +5,20 @@ live in a session (prepared statements, advisory locks, settings, temporary tabl
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import asyncpg
 from host_agent.common.data_sync import DataSyncManager
+from host_agent.collectors.files.directories import FROM_POSTGRESQL
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
 from reprospective_db.schema import load_migrations
+from reprospective_db.testing import PgBouncer
 
 from tests.support.rows import BASE_TIME, add_file_events, file_event, local_file_rows, pg_file_rows
 
+HOST_AGENT_DIR = Path(__file__).resolve().parents[2]
 #: Staging tables left on a server connection would outlive the transaction that made them.
 STAGING_TABLES = "SELECT count(*) FROM pg_class WHERE relname LIKE '\\_stage\\_%' AND relpersistence = 't'"
 
@@ -115,3 +120,34 @@ async def test_hosts_starting_at_once_on_an_empty_database_upgrade_its_schema_th
     finally:
         await conn.close()
     assert pg_server.dump_schema(empty_pg_database) == pg_server.dump_schema(pg_database)
+
+
+def test_hosts_one_after_another_read_their_directory_list_and_the_schema_through_pgbouncer(
+    tmp_path, pg_server, pg_database
+):
+    # One server connection behind PgBouncer, kept from client to client: whatever one host's
+    # process left prepared there, the next host's process (numbering its statements from 1
+    # again) meets.
+    bouncer = PgBouncer(pg_server, pool_size=1)
+    bouncer.start()
+    try:
+        url = bouncer.url(pg_database)
+        origins = [
+            subprocess.run(
+                [sys.executable, "-m", "tests.support.directory_list", url, str(tmp_path / f"{host}.json"), host],
+                cwd=HOST_AGENT_DIR, capture_output=True, text=True, timeout=60,
+            ).stdout.strip()
+            for host in ("alpha", "bravo", "charlie")
+        ]  # fmt: skip
+        statuses = [
+            subprocess.run(
+                [str(Path(sys.executable).parent / "reprospective-db"), "status", "--database-url", url],
+                capture_output=True, text=True, timeout=60,
+            )
+            for _ in range(2)
+        ]  # fmt: skip
+    finally:
+        bouncer.stop()
+    assert origins == [FROM_POSTGRESQL] * 3
+    for status in statuses:
+        assert status.returncode == 0, status.stdout + status.stderr
