@@ -28,6 +28,7 @@ bench: system-deps venv
 	$(BIN)/python bench/bench_sync.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_desktop_monitor.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_fs_watcher.py --write docs/benchmarks.md
+	$(BIN)/python bench/bench_fleet.py --write docs/benchmarks.md
 
 venv: $(STAMP)
 
@@ -37,7 +38,7 @@ $(STAMP): $(PYPROJECTS)
 	$(BIN)/pip install --quiet $(foreach p,$(PROJECTS),-e '$(p)[dev]')
 	touch $(STAMP)
 
-# PostgreSQL server binaries, Xvfb, a window manager and xdotool (for the X11 tests), Chromium
+# PostgreSQL server binaries, PgBouncer, Xvfb, a window manager and xdotool (for the X11 tests), Chromium
 # (for the dashboard's browser tests).
 system-deps:
 	@PYTHON=$(PYTHON) scripts/install-system-deps.sh

@@ -2,6 +2,7 @@
 # Usage: scripts/install-system-deps.sh
 # Installs the Debian packages the agent and its tests need, if any is missing:
 #   postgresql (server binaries for the embedded default and the tests),
+#   pgbouncer (the connection pooler the tests put in front of PostgreSQL, as a fleet would use),
 #   xvfb, openbox, xdotool, x11-utils (a real X server and window manager for the monitor's tests),
 #   chromium (a real headless browser for the dashboard's page tests),
 #   python3-venv when the Python that builds .venv ($PYTHON, default python3) lacks venv/ensurepip.
@@ -14,6 +15,7 @@ missing=()
 "${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v psql >/dev/null || missing+=(postgresql-client)
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v Xvfb >/dev/null || missing+=(xvfb)
 command -v openbox >/dev/null || missing+=(openbox)
 command -v xdotool >/dev/null || missing+=(xdotool)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from reprospective_db.cluster import EmbeddedPostgres
+from reprospective_db.connections import ASYNCPG_OPTIONS
 from reprospective_db import schema as pg_schema
 from host_agent.core.agent_lock import running_agent_pid
 from reprospective_db.secrets import describe_url, password_of, redact, url_without_password
@@ -77,7 +78,7 @@ def require_url(config: AgentConfig) -> str:
 @contextlib.asynccontextmanager
 async def connect(url: str, timeout: float = CONNECT_TIMEOUT) -> AsyncIterator[asyncpg.Connection]:
     try:
-        conn = await asyncpg.connect(url, timeout=timeout)
+        conn = await asyncpg.connect(url, timeout=timeout, **ASYNCPG_OPTIONS)
     except Exception as exc:
         raise PostgresUnavailableError(f"cannot connect to {describe_url(url)}: {redact(describe(exc), url)}") from None
     try:

@@ -33,6 +33,10 @@ class ErrorKind(enum.Enum):
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 #: 22 data exception (bad value, NUL byte, invalid encoding), 23 integrity constraint violation.
 DATA_SQLSTATE_CLASSES = frozenset({"22", "23"})
+#: too_many_connections: the server's ``max_connections`` is reached ("sorry, too many clients
+#: already"), only superuser slots are left ("remaining connection slots are reserved ..."), or
+#: the role's CONNECTION LIMIT is. Transient like all of class 53, and worth waiting for a slot.
+CROWDED_SQLSTATE = "53300"
 
 
 class RowEncodingError(SyncError):
@@ -58,6 +62,11 @@ def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError | TimeoutError | EOFError):
         return ErrorKind.TRANSIENT
     return ErrorKind.FATAL
+
+
+def is_crowded(exc: BaseException) -> bool:
+    """The server refused a connection because its connection slots are taken (many hosts at once)."""
+    return isinstance(exc, asyncpg.PostgresError) and exc.sqlstate == CROWDED_SQLSTATE
 
 
 def describe(exc: BaseException) -> str:

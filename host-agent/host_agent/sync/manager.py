@@ -26,6 +26,7 @@ from pathlib import Path
 
 import asyncpg
 from reprospective_db import schema as pg_schema
+from reprospective_db.connections import ASYNCPG_OPTIONS
 from reprospective_db.secrets import describe_url, redact
 
 from host_agent.core.errors import StoreError, SyncError
@@ -35,7 +36,7 @@ from host_agent.store.journal import RunProgress
 from host_agent.store.retention import purge_stores
 from host_agent.store.tables import LocalTable
 from host_agent.sync.codecs import register_sync_codecs
-from host_agent.sync.errors import ErrorKind, classify, describe
+from host_agent.sync.errors import ErrorKind, classify, describe, is_crowded
 from host_agent.sync.hosts import HostRecord
 from host_agent.sync.lock import SyncLocks
 from host_agent.sync.result import TableResult
@@ -44,9 +45,11 @@ from host_agent.sync.table_sync import BatchOutcome, TableSync
 
 log = logging.getLogger(__name__)
 
-#: asyncpg pool bounds: the plan's "at most 5 connections". min_size=0 means creating the pool
-#: never connects, so PostgreSQL being down at start-up is not an error.
-POOL_MAX_SIZE = 5
+#: asyncpg pool bounds. A run uses two connections at most (the batch pipeline's two lanes), so
+#: the pool holds no more: a fleet of N hosts syncing at once asks PostgreSQL for 2N at most.
+#: min_size=0 means creating the pool never connects (PostgreSQL being down at start-up is not
+#: an error), and no host keeps a connection open between runs.
+POOL_MAX_SIZE = 2
 #: A pooled connection idle this long is closed (a server restart then costs no failed query).
 POOL_IDLE_SECONDS = 60
 
@@ -56,6 +59,11 @@ CLOCK_OFFSET_WARNING = 60.0
 ABANDON_SECONDS = 5
 #: How long a run waits for its second connection before going on with one.
 SECOND_CONNECTION_TIMEOUT = 2.0
+#: How long a run waits for a connection slot on a full server ("too many clients") before it
+#: counts as an outage; the attempts in between start this far apart, doubling, with jitter.
+SLOT_WAIT_SECONDS = 60.0
+SLOT_RETRY_FIRST_SECONDS = 0.25
+SLOT_RETRY_MAX_SECONDS = 5.0
 
 ProgressCallback = Callable[[str, int, int], None]  # (table_name, rows done, rows waiting at start)
 
@@ -81,6 +89,7 @@ class SyncManager:
         retention_days: int = 0,
         data_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
+        slot_wait: float = SLOT_WAIT_SECONDS,
     ) -> None:
         if not postgres_url or not postgres_url.startswith(("postgresql://", "postgres://")):
             raise SyncError("postgres_url must be a postgresql:// URL")
@@ -105,6 +114,7 @@ class SyncManager:
         self.data_dir = Path(data_dir) if data_dir else (Path(tables[0].db_path).parent if tables else None)
         self._clock = clock  # this host's clock, as compared with PostgreSQL's (a seam for tests)
         self.host: HostRecord | None = None
+        self.slot_wait = slot_wait
 
         self._pool: asyncpg.Pool | None = None
         self._schema_ready = False
@@ -115,6 +125,7 @@ class SyncManager:
         self._loop_task: asyncio.Task[None] | None = None
         self._fatal_logged: set[tuple[str, str]] = set()
         self._in_use: set[asyncpg.Connection] = set()
+        self._crowded_logged = False  # "no free connection slot" said once per crowded spell
         self.consecutive_failures = 0
         self.last_results: dict[str, TableResult] = {}
         #: When the run in progress started (epoch seconds); None between runs.
@@ -150,8 +161,11 @@ class SyncManager:
             min_size=0,
             max_size=POOL_MAX_SIZE,
             timeout=self.connect_timeout,
+            # Client-side timeouts (a cancel request past them), never a session SET: both hold
+            # through a pooler.
             command_timeout=self.statement_timeout,
             max_inactive_connection_lifetime=POOL_IDLE_SECONDS,
+            **ASYNCPG_OPTIONS,  # no named prepared statements: they do not hold through PgBouncer
             init=register_sync_codecs,
         )
         try:
@@ -161,6 +175,8 @@ class SyncManager:
         except Exception as exc:
             if classify(exc) is ErrorKind.FATAL:
                 log.error("PostgreSQL at %s: %s", self.target, self._safe(describe(exc)))
+            elif is_crowded(exc):  # reachable, only full: many hosts at once
+                self._note_crowded(exc)
             else:
                 log.warning(
                     "PostgreSQL unreachable at %s (%s): rows stay in the local databases until it is back",
@@ -304,7 +320,7 @@ class SyncManager:
             await asyncio.to_thread(table.start_run)
             waiting = await asyncio.to_thread(table.count_waiting) if self.progress else 0
             upto = await asyncio.to_thread(table.last_id)  # a run is bounded: later rows wait
-            async with self.connection() as conn, self._second_connection() as second:
+            async with self.connection(wait_for_slot=True) as conn, self._second_connection() as second:
                 await self._ensure_schema(conn)
                 await self._ship_journal(name, conn)
                 await self._drain(table, [conn, second] if second else [conn], upto, result, run, waiting)
@@ -476,16 +492,60 @@ class SyncManager:
     # -- PostgreSQL plumbing -----------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def connection(self):
-        """A connection from the sync's pool, with the sync codecs (:mod:`host_agent.sync.codecs`)."""
+    async def connection(self, *, wait_for_slot: bool = False):
+        """A connection from the sync's pool, with the sync codecs (:mod:`host_agent.sync.codecs`).
+
+        ``wait_for_slot``: on a server with no free connection slot, wait for one (see
+        :meth:`_acquire_waiting_for_slot`) instead of failing at once."""
         if self._pool is None:
             raise SyncError("the sync manager is not initialised")
-        async with self._pool.acquire(timeout=self.connect_timeout) as conn:
-            self._in_use.add(conn)
+        if wait_for_slot:
+            conn = await self._acquire_waiting_for_slot()
+        else:
+            conn = await self._pool.acquire(timeout=self.connect_timeout)
+        self._in_use.add(conn)
+        try:
+            yield conn
+        finally:
+            self._in_use.discard(conn)
+            await self._pool.release(conn)
+
+    async def _acquire_waiting_for_slot(self) -> asyncpg.Connection:
+        """A full server ("too many clients", "remaining connection slots are reserved") is many
+        hosts syncing at once, not an outage: try again, further apart each time and with jitter
+        (so that the hosts do not return together), for up to ``slot_wait`` seconds. One log line
+        per crowded spell; past ``slot_wait`` the refusal is the run's error, an outage."""
+        assert self._pool is not None
+        deadline = time.monotonic() + self.slot_wait
+        attempt = 0
+        while True:
             try:
-                yield conn
-            finally:
-                self._in_use.discard(conn)
+                conn = await self._pool.acquire(timeout=self.connect_timeout)
+            except Exception as exc:
+                left = deadline - time.monotonic()
+                if not is_crowded(exc) or left <= 0:
+                    raise
+                attempt += 1
+                self._note_crowded(exc)
+                delay = backoff_delay(attempt, SLOT_RETRY_FIRST_SECONDS, SLOT_RETRY_MAX_SECONDS)
+                await asyncio.sleep(min(delay, left))
+                continue
+            if attempt:
+                log.debug("sync: connection slot found after %d attempts", attempt + 1)
+            else:
+                self._crowded_logged = False
+            return conn
+
+    def _note_crowded(self, exc: BaseException) -> None:
+        if self._crowded_logged:
+            return
+        self._crowded_logged = True
+        log.warning(
+            "sync: PostgreSQL at %s has no free connection slot (%s); runs wait for one, up to %.0f s each",
+            self.target,
+            self._safe(describe(exc)),
+            self.slot_wait,
+        )
 
     async def _ensure_schema(self, conn: asyncpg.Connection) -> None:
         if self._schema_ready or not self.upgrade_schema:

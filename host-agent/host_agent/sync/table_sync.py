@@ -11,7 +11,8 @@ work for any table:
 2. in one PostgreSQL transaction, ``COPY`` the batch straight into the table. That is the
    common case (new rows) and runs at the speed of a plain ``COPY``. If a row is already
    there (a re-send after a crash, a session edited since it was synced), the batch goes
-   through a temporary staging table instead and is merged with
+   through a temporary staging table instead (created in the batch's transaction and dropped
+   at its commit, so that it holds through a pooler such as PgBouncer) and is merged with
    ``INSERT … ON CONFLICT (origin_id, local_id)``: a stored row is replaced only by a newer
    local revision, so re-sending is harmless. Once a run met such a batch, its later batches
    go to the merge directly (a re-sent backlog is re-sent as a whole);
@@ -60,7 +61,7 @@ class PgStatements:
 
     def create_stage_sql(self) -> str:
         return (
-            f"CREATE TEMP TABLE IF NOT EXISTS {self.stage_table} ON COMMIT DELETE ROWS AS "
+            f"CREATE TEMP TABLE IF NOT EXISTS {self.stage_table} ON COMMIT DROP AS "
             f"SELECT {', '.join(self.copy_columns)} FROM {self.table.name} WITH NO DATA"
         )
 

@@ -37,13 +37,15 @@ async def test_no_connection_allowed_is_a_quiet_outage(files_db, pg_server, pg_d
     add_file_events(files_db, 10)
     url = grant_role(pg_server, pg_database, connection_limit=0)
     try:
-        manager = await manager_factory(url, upgrade_schema=False)
+        manager = await manager_factory(url, upgrade_schema=False, slot_wait=0.5)
         for _ in range(3):
             result = (await manager.sync_all())["file_change_events"]
             assert result.transient_failure and result.records_left == 10
         warnings = [r for r in caplog.records if r.levelname == "WARNING" and "unreachable" in r.getMessage()]
         assert len(warnings) <= 2  # one at start-up, one for the outage: not one per run
         assert "too many connections" in warnings[-1].getMessage()
+        waits = [r for r in caplog.records if "no free connection slot" in r.getMessage()]
+        assert len(waits) == 1  # each run waited for a slot; said once
         assert not any(r.exc_info for r in caplog.records)
     finally:
         await manager.close()

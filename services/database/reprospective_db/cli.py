@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from reprospective_db.connections import ASYNCPG_OPTIONS
 from reprospective_db.schema import current_versions, load_migrations, upgrade_schema
 from reprospective_db.secrets import describe_url, redact
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _upgrade(url: str) -> int:
-    conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT, **ASYNCPG_OPTIONS)
     try:
         applied = await upgrade_schema(conn)
         versions = sorted(await current_versions(conn))
@@ -52,7 +53,7 @@ async def _upgrade(url: str) -> int:
 
 
 async def _status(url: str) -> int:
-    conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT, **ASYNCPG_OPTIONS)
     try:
         done = await current_versions(conn)
     finally:

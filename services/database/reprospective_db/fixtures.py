@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from reprospective_db.testing import TestServer
+from reprospective_db.testing import PgBouncer, TestServer
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +43,23 @@ def empty_pg_database(pg_server):
 @pytest.fixture
 def pg_url(pg_server, pg_database) -> str:
     return pg_server.url(pg_database)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server):
+    """A real PgBouncer in transaction pooling mode in front of the session's server."""
+    bouncer = PgBouncer(pg_server)
+    bouncer.start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture
+def pgbouncer_url(pgbouncer, pg_database) -> str:
+    """The test's database (with the current schema), reached through :func:`pgbouncer`."""
+    return pgbouncer.url(pg_database)
 
 
 @pytest.fixture

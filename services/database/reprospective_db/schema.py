@@ -24,6 +24,7 @@ MIGRATION_NAME = re.compile(r"^(?P<version>\d{2})_[a-z0-9_]+\.sql$")
 
 #: Arbitrary constant: the advisory lock key under which a schema is upgraded, so that two
 #: hosts (or an agent and the gateway) starting at once do not race on the same ALTER TABLE.
+#: Always taken as a transaction-level lock (see :func:`upgrade_schema`).
 SCHEMA_LOCK_KEY = 0x5245_5052  # "REPR"
 
 
@@ -58,7 +59,13 @@ def latest_version(directory: Path | None = None) -> int:
 
 
 async def current_versions(conn: asyncpg.Connection) -> set[int]:
-    exists = await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+    # Read from the catalog table with this statement's snapshot: to_regclass() answers from the
+    # session's catalog cache, which can still miss a table another host created while this
+    # transaction waited for the schema lock (and reading pg_class makes the session catch up).
+    exists = await conn.fetchval(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+        "AND tablename = 'schema_version')"
+    )
     if not exists:
         return set()
     return {row["version"] for row in await conn.fetch("SELECT version FROM schema_version")}
@@ -68,21 +75,25 @@ async def upgrade_schema(conn: asyncpg.Connection, directory: Path | None = None
     """Apply every migration whose version is not recorded yet, in order; returns their names.
 
     Each file runs in its own transaction with its ``schema_version`` row, so a failed file
-    leaves the database at the previous version.
+    leaves the database at the previous version. That transaction first takes the schema's
+    advisory lock (a transaction-level one, released by the commit: it holds through a pooler
+    such as PgBouncer in transaction mode, where a session-level lock taken by one statement
+    could be left behind on a server connection another client gets next) and only then reads
+    ``schema_version`` again: two hosts upgrading at once apply each file once, one after the other.
     """
+    migrations = load_migrations(directory)
+    done = await current_versions(conn)
     applied = []
-    await conn.execute("SELECT pg_advisory_lock($1)", SCHEMA_LOCK_KEY)
-    try:
-        done = await current_versions(conn)
-        for migration in load_migrations(directory):
-            if migration.version in done:
+    for migration in migrations:
+        if migration.version in done:
+            continue
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
+            if migration.version in await current_versions(conn):  # applied meanwhile by another host
                 continue
-            async with conn.transaction():
-                await conn.execute(migration.sql)
-            applied.append(migration.name)
-            log.info("PostgreSQL schema: applied %s", migration.name)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", SCHEMA_LOCK_KEY)
+            await conn.execute(migration.sql)
+        applied.append(migration.name)
+        log.info("PostgreSQL schema: applied %s", migration.name)
     return applied
 
 

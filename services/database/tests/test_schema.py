@@ -3,6 +3,7 @@ same result, upgrades keep rows, and ``reprospective-db`` brings a server up to 
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import asyncpg
@@ -190,3 +191,25 @@ async def test_the_gateway_role_reads_hosts_and_their_origins_but_never_writes_t
             await pg.execute("DELETE FROM host_origins")
     finally:
         await pg.execute("RESET ROLE")
+
+
+@pytest.mark.parametrize("route", ["direct", "pgbouncer"])
+async def test_hosts_upgrading_one_empty_database_at_once_apply_each_file_once(
+    route, request, pg_server, pg_database, empty_pg_database
+):
+    # Through PgBouncer in transaction mode, each statement outside a transaction may run on
+    # another server connection: the lock must hold anyway, and leave nothing locked behind.
+    url = (request.getfixturevalue("pgbouncer") if route == "pgbouncer" else pg_server).url(empty_pg_database)
+    hosts = 6
+    conns = [await asyncpg.connect(url, statement_cache_size=0) for _ in range(hosts)]
+    try:
+        applied = await asyncio.gather(*(upgrade_schema(conn) for conn in conns))
+        assert sorted(name for names in applied for name in names) == [m.name for m in load_migrations()]
+        assert await upgrade_schema(conns[0]) == []
+        held = await conns[0].fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert held == 0
+    finally:
+        for conn in conns:
+            await conn.close()
+    assert pg_server.dump_schema(empty_pg_database) == pg_server.dump_schema(pg_database)
+    assert await versions(pg_server.url(empty_pg_database)) == await versions(pg_server.url(pg_database))

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import asyncpg
 
+from reprospective_db.connections import ASYNCPG_OPTIONS
 from reprospective_db.secrets import describe_url, redact
 from host_agent.core.timeutil import iso_from_epoch, now_epoch
 from host_agent.core.config import AgentConfig
@@ -124,7 +125,7 @@ class PostgresDirectories:
         return DirectoryList(directories, FROM_POSTGRESQL)
 
     async def _read_postgres(self) -> tuple[Path, ...]:
-        conn = await asyncpg.connect(self._url, timeout=self.timeout)
+        conn = await asyncpg.connect(self._url, timeout=self.timeout, **ASYNCPG_OPTIONS)
         try:
             if not self._seed_checked:
                 await self._seed_from_config(conn)
