@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
@@ -28,6 +30,20 @@ async def serve(settings: Settings, *, client: tuple[str, int] = ("127.0.0.1", 4
         transport = httpx.ASGITransport(app=app, client=client)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as http:
             yield http
+
+
+async def eventually(predicate, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
+    """Await ``predicate()`` (plain or async) until it is truthy and return it; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
 
 
 @pytest.fixture
