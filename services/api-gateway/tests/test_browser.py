@@ -9,12 +9,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-import asyncpg
 import pytest
-import pytest_asyncio
 
-from api_gateway.config import Settings
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ServerThread
+from browser_support import CHROMIUM, open_page
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -22,64 +19,6 @@ pytestmark = [
 ]
 HOSTILE = "<img src=x onerror=alert(1)>"
 TODAY = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def dashboard_db(pg_server):
-    name = pg_server.create_database()
-    yield pg_server.url(name)
-    pg_server.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def server(dashboard_db):
-    thread = ServerThread(Settings(database_url=dashboard_db))
-    thread.start()
-    yield thread
-    thread.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def db(dashboard_db):
-    conn = await asyncpg.connect(dashboard_db)
-    await conn.execute("TRUNCATE desktop_activity_sessions, file_change_events, sync_logs, monitored_directories")
-    yield conn
-    await conn.close()
-
-
-class Watched:
-    def __init__(self, page) -> None:
-        self.page = page
-        self.problems: list[str] = []
-        page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on("dialog", lambda d: self.problems.append(f"dialog opened: {d.message}"))
-
-
-async def _page(browser, server, *, width=1280, height=800, tz="UTC", scheme="light"):
-    context = await browser.new_context(viewport={"width": width, "height": height}, timezone_id=tz,
-                                        color_scheme=scheme, base_url=server.url)
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    return context, Watched(page)
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def page(browser, server):
-    context, watched = await _page(browser, server)
-    yield watched
-    await context.close()
-    assert watched.problems == []
 
 
 async def _session(db, start, minutes, app="Emacs", title="notes.org", host="laptop_me"):
@@ -204,7 +143,7 @@ async def test_a_directory_is_added_edited_toggled_and_deleted_through_the_forms
 
 
 async def test_the_viewers_time_zone_comes_from_the_browser(browser, server, db):
-    context, watched = await _page(browser, server, tz="Asia/Tokyo")
+    context, watched = await open_page(browser, server, tz="Asia/Tokyo")
     try:
         await watched.page.goto("/sessions")
         await watched.page.locator("#viewer-tz", has_text="Asia/Tokyo").wait_for()
@@ -215,7 +154,7 @@ async def test_the_viewers_time_zone_comes_from_the_browser(browser, server, db)
 
 async def test_phone_width_and_dark_mode_are_usable(browser, server, db):
     await _seed_day(db)
-    context, watched = await _page(browser, server, width=390, height=844, scheme="dark")
+    context, watched = await open_page(browser, server, width=390, height=844, scheme="dark")
     try:
         p = watched.page
         await p.goto("/sessions")
