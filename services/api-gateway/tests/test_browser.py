@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from agent_support import AGENT, AgentLog
 from browser_support import CHROMIUM, open_page
 
 pytestmark = [
@@ -168,73 +169,7 @@ async def test_phone_width_and_dark_mode_are_usable(browser, server, db):
     assert watched.problems == []
 
 
-class AgentLog:
-    """A running ``reprospective-agent`` (no X display, watcher on, directory list re-read every
-    second) and a way to wait for a line of its log."""
-
-    def __init__(self, tmp_path, url: str) -> None:
-        import shutil
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        beside = Path(sys.executable).with_name("reprospective-agent")
-        self.command = str(beside) if beside.exists() else shutil.which("reprospective-agent")
-        self.config = tmp_path / "agent.yaml"
-        self.config.write_text(
-            f"agent:\n  data_dir: '{tmp_path / 'data'}'\n"
-            f"database:\n  postgres_url: '{url}'\n"
-            "data_sync:\n  interval_seconds: 3600\n"
-            "desktop_monitor:\n  enabled: false\n"
-            "filesystem_watcher:\n  refresh_interval_seconds: 1\n  buffer:\n    flush_interval: 0.2\n",
-            encoding="utf-8")
-        self.path = tmp_path / "agent.log"
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("DATABASE_URL", "DISPLAY", "REPROSPECTIVE_"))}
-        self.process = subprocess.Popen([self.command, "run", "--config", str(self.config)], env=self.env,
-                                        stdout=self.path.open("wb"), stderr=subprocess.STDOUT)
-
-    def text(self) -> str:
-        return self.path.read_text(encoding="utf-8", errors="replace")
-
-    async def wait_for(self, line: str, count: int = 1, timeout: float = 30) -> None:
-        import asyncio
-
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.text().count(line) < count:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the agent exited ({self.process.returncode}):\n{self.text()[-3000:]}")
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"no {line!r} (x{count}) in the agent's log within {timeout} s:\n{self.text()[-3000:]}")
-            await asyncio.sleep(0.05)  # polling the log file for the condition, with a deadline
-
-    async def sync_until(self, db, count_sql: str, timeout: float = 30) -> None:
-        """``reprospective-agent sync --once`` (safe beside the running agent) until the row is in PostgreSQL."""
-        import asyncio
-        import subprocess
-
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not await db.fetchval(count_sql):
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"the row never reached PostgreSQL:\n{self.text()[-3000:]}")
-            done = await asyncio.to_thread(subprocess.run, [self.command, "sync", "--once", "--config", str(self.config)],
-                                           capture_output=True, text=True, timeout=60, env=self.env)
-            assert done.returncode in (0, 1), done.stderr
-
-    def stop(self) -> None:
-        import subprocess
-
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@pytest.mark.skipif(not any(os.access(os.path.join(d, "reprospective-agent"), os.X_OK)
-                            for d in [os.path.dirname(os.sys.executable), *os.environ.get("PATH", "").split(":")]),
-                    reason="the agent (host-agent) is not installed")
+@pytest.mark.skipif(AGENT is None, reason="the agent (host-agent) is not installed")
 async def test_directories_changed_through_the_forms_are_picked_up_by_a_running_agent(page, db, dashboard_db, tmp_path):
     for name in ("shared", "renamed", "elsewhere", "marker"):
         (tmp_path / name).mkdir()
