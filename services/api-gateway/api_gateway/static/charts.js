@@ -41,7 +41,8 @@
         backgroundColor: "transparent",
         grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
         tooltip: { trigger: "item", formatter: function (p) { return escapeHtml(p.name) + ": " + p.value + " min"; } },
-        xAxis: { type: "value", axisLabel: { formatter: "{value} min", hideOverlap: true } },
+        xAxis: { type: "value", splitNumber: Math.max(2, Math.floor(document.getElementById("apps-chart").clientWidth / 90)),
+                 axisLabel: { formatter: "{value} min", hideOverlap: true } },
         yAxis: { type: "category", data: rows.map(function (r) { return r[0]; }),
                  axisLabel: { width: labelWidth("apps-chart"), overflow: "truncate" } },
         series: [{ type: "bar", data: rows.map(function (r) { return r[1]; }) }]
@@ -55,7 +56,8 @@
         tooltip: { formatter: function (p) { return escapeHtml(p.value[0]) + ": " + p.value[1] + " h"; } },
         visualMap: { show: false, min: 0, max: max, inRange: { color: dark ? ["#1f3a2b", "#52c483"] : ["#d6f0df", "#1f8a4c"] } },
         calendar: { range: String(overview.year), cellSize: ["auto", 15], left: 30, right: 10, top: 30,
-                    itemStyle: { borderColor: dark ? "#16181c" : "#fff" }, splitLine: { show: false },
+                    itemStyle: { color: dark ? "#262a31" : "#eef0f3", borderColor: dark ? "#1f2228" : "#fff" },
+                    splitLine: { show: false },
                     dayLabel: { color: dark ? "#9aa3ae" : "#5d6470" }, monthLabel: { color: dark ? "#9aa3ae" : "#5d6470" } },
         series: [{ type: "heatmap", coordinateSystem: "calendar", data: overview.heatmap }]
       });
