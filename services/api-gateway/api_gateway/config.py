@@ -228,20 +228,28 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
-def describe_errors(error: ValidationError, origins: Mapping[str, str] | None = None) -> str:
+@dataclass(frozen=True)
+class Origin:
+    """Where a setting's value came from: a key of a file, or a variable or flag (``source``)."""
+
+    source: str
+    file: Path | None = None
+
+    def locate(self, dotted: str) -> str:
+        if self.file is not None:
+            return f"{self.file}: {FILE_SECTION}.{dotted}"
+        return f"{dotted} (from {self.source})"
+
+
+def describe_errors(error: ValidationError, origins: Mapping[str, Origin] | None = None) -> str:
     """One line per invalid field: where its value came from and the reason, never the value given."""
     origins = origins or {}
     lines = []
     for item in error.errors(include_input=False, include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "settings"
+        dotted = ".".join(str(part) for part in item["loc"]) or "settings"
         message = item["msg"].removeprefix("Value error, ")
-        where = origins.get(str(item["loc"][0])) if item["loc"] else None
-        if where is None:
-            lines.append(f"  {field}: {message}")
-        elif where.startswith("file "):
-            lines.append(f"  {where.removeprefix('file ')}: {FILE_SECTION}.{field}: {message}")
-        else:
-            lines.append(f"  {field} (from {where}): {message}")
+        origin = origins.get(str(item["loc"][0])) if item["loc"] else None
+        lines.append(f"  {origin.locate(dotted) if origin else dotted}: {message}")
     return "\n".join(lines)
 
 
@@ -252,11 +260,12 @@ def load_settings(flags: Mapping[str, object], environ: Mapping[str, str], *, co
     ``default_database_url`` is asked only when no source gives ``database_url``.
     """
     values: dict[str, object] = {}
-    origins: dict[str, str] = {}
+    origins: dict[str, Origin] = {}
+    variable = {field: var for var, field in ENV_VARS.items()}
     layers = [
-        (read_config_file(config_file) if config_file else {}, lambda field: f"file {config_file}"),
-        (_from_environ(environ), lambda field: "$" + next(v for v, f in ENV_VARS.items() if f == field)),
-        ({k: v for k, v in flags.items() if v is not None}, lambda field: FLAGS.get(field, field)),
+        (read_config_file(config_file) if config_file else {}, lambda field: Origin(str(config_file), config_file)),
+        (_from_environ(environ), lambda field: Origin("$" + variable[field])),
+        ({k: v for k, v in flags.items() if v is not None}, lambda field: Origin(FLAGS.get(field, field))),
     ]
     for layer, origin in layers:
         for field, value in layer.items():
@@ -266,7 +275,7 @@ def load_settings(flags: Mapping[str, object], environ: Mapping[str, str], *, co
         found = default_database_url()
         if found:
             values["database_url"] = found
-            origins["database_url"] = "`reprospective-agent db url`"
+            origins["database_url"] = Origin("`reprospective-agent db url`")
     if "database_url" not in values:
         raise SettingsError(
             "  database_url: not set: pass --database-url, set DATABASE_URL or api.database_url in the config "
