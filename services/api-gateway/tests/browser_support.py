@@ -66,3 +66,18 @@ async def open_page(browser, server, *, width=1280, height=800, tz="UTC", scheme
     context.set_default_timeout(10_000)
     page = await context.new_page()
     return context, Watched(page)
+
+
+async def segment_point(page, host: str, application: str) -> tuple[float, float]:
+    """Where on the page the timeline draws the middle of ``host``'s first ``application`` segment
+    (a segment of a few seconds is drawn one pixel wide, from its start)."""
+    return tuple(await page.evaluate(
+        """([host, application]) => {
+             const c = echarts.getInstanceByDom(document.getElementById('timeline-chart'));
+             const d = JSON.parse(document.getElementById('timeline-data').textContent);
+             const lane = d.lanes.findIndex(l => l.host_identifier === host);
+             const seg = d.lanes[lane].segments.find(s => s.application === application);
+             const box = document.getElementById('timeline-chart').getBoundingClientRect();
+             const [x0, y] = c.convertToPixel({seriesIndex: 0}, [Date.parse(seg.start), lane]);
+             const [x1] = c.convertToPixel({seriesIndex: 0}, [Date.parse(seg.end), lane]);
+             return [box.left + x0 + Math.max(x1 - x0, 1) / 2, box.top + y]; }""", [host, application]))

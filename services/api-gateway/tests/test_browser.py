@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from agent_support import AGENT, AgentLog
-from browser_support import CHROMIUM, open_page
+from browser_support import CHROMIUM, open_page, segment_point
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -57,15 +57,7 @@ async def test_timeline_draws_lanes_and_its_tooltip_shows_a_hostile_title_as_tex
     p = page.page
     await p.goto("/timeline")
     await p.locator("#timeline-chart canvas").first.wait_for()
-    point = await p.evaluate(
-        """() => { const c = echarts.getInstanceByDom(document.getElementById('timeline-chart'));
-                   const d = JSON.parse(document.getElementById('timeline-data').textContent);
-                   const lane = d.lanes.findIndex(l => l.host_identifier === 'laptop_me');
-                   const seg = d.lanes[lane].segments.find(s => s.application === 'Firefox');
-                   const mid = (Date.parse(seg.start) + Date.parse(seg.end)) / 2;
-                   const box = document.getElementById('timeline-chart').getBoundingClientRect();
-                   const [x, y] = c.convertToPixel({seriesIndex: 0}, [mid, lane]);
-                   return [box.left + x, box.top + y]; }""")
+    point = await segment_point(p, "laptop_me", "Firefox")
     await p.mouse.move(*point)
     tooltip = p.locator("#timeline-chart div", has_text=HOSTILE).last
     await tooltip.wait_for()

@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from agent_support import AGENT, X_TOOLS, AgentLog, XDisplay
-from browser_support import CHROMIUM
+from browser_support import CHROMIUM, segment_point
 from conftest import eventually
 
 pytestmark = [
@@ -85,6 +85,12 @@ async def test_a_recorded_window_and_file_reach_the_dashboard_as_text(page, db, 
 
     await p.goto("/timeline")
     await p.locator("#timeline-chart canvas").first.wait_for()
+    host = await db.fetchval("SELECT host_identifier FROM desktop_activity_sessions")
+    await p.mouse.move(*await segment_point(p, host, session["application_name"]))
+    tooltip = p.locator("#timeline-chart div", has_text=HOSTILE).last
+    await tooltip.wait_for()
+    assert TITLE in await tooltip.inner_text()
+    assert await p.locator("img").count() == 0
     await p.click("text=Segments as a table")
     assert TITLE in await p.locator("#segments").inner_text()
 
