@@ -1,11 +1,12 @@
 """``reprospective-api``: serve the API and the dashboard.
 
-    reprospective-api [--database-url URL] [--host H] [--port P]
+    reprospective-api [--config PATH] [--database-url URL] [--host H] [--port P]
 
-Defaults: ``$DATABASE_URL``, else the agent's configured PostgreSQL as
-``reprospective-agent db url`` prints it (the gateway imports nothing of the agent: it asks the
-command), 127.0.0.1, 8800. A non-loopback ``--host`` needs ``REPROSPECTIVE_API_TOKEN`` (or
-``REPROSPECTIVE_API_READ_TOKENS``). Exit codes: 0 stopped cleanly, 2 bad configuration.
+Settings come from the ``api`` section of the config file (``--config`` or
+``$REPROSPECTIVE_API_CONFIG``), then the environment, then flags (see :mod:`api_gateway.config`).
+Defaults: the agent's configured PostgreSQL as ``reprospective-agent db url`` prints it (the
+gateway imports nothing of the agent: it asks the command), 127.0.0.1, 8800. A non-loopback
+``--host`` needs a token. Exit codes: 0 stopped cleanly, 2 bad configuration.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from pathlib import Path
 
 from reprospective_db.secrets import describe_url
 
-from api_gateway.config import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError, load_settings
+from api_gateway.config import (
+    CONFIG_ENV,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    Settings,
+    SettingsError,
+    load_settings,
+    resolve_config_path,
+)
 
 PROG = "reprospective-api"
 log = logging.getLogger("api_gateway")
@@ -29,6 +38,9 @@ log = logging.getLogger("api_gateway")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Reprospective's JSON API and web dashboard.")
+    parser.add_argument("--config", metavar="PATH",
+                        help=f"YAML file with an 'api' section (default: ${CONFIG_ENV}, else none); "
+                             "one holding a token must be chmod 600")
     parser.add_argument("--database-url", metavar="URL",
                         help="postgresql:// URL (default: $DATABASE_URL, else `reprospective-agent db url`)")
     parser.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST}; others need a token)")
@@ -53,18 +65,20 @@ def agent_database_url(environ: Mapping[str, str]) -> str | None:
     return url if url.startswith(("postgresql://", "postgres://")) else None
 
 
-def settings_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
+def settings_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[Settings, Path | None]:
+    """The settings, and the config file they were read from (None: no file)."""
     args = build_parser().parse_args(argv)
     flags = {"database_url": args.database_url, "host": args.host, "port": args.port, "log_level": args.log_level,
              "upgrade_schema": False if args.no_upgrade_schema else None}
-    if not args.database_url and not environ.get("DATABASE_URL"):
-        flags["database_url"] = agent_database_url(environ)
-    return load_settings(flags, environ)
+    config_file = resolve_config_path(args.config, environ)
+    settings = load_settings(flags, environ, config_file=config_file,
+                             default_database_url=lambda: agent_database_url(environ))
+    return settings, config_file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        settings = settings_from(argv, os.environ)
+        settings, config_file = settings_from(argv, os.environ)
     except SettingsError as exc:
         print(f"{PROG}: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
@@ -74,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from api_gateway.app import create_app
 
     auth = "token required" if settings.auth_required else "no token: loopback clients only"
-    log.info("Reprospective dashboard on http://%s:%d/ (%s); PostgreSQL %s", settings.host if ":" not in settings.host
-             else f"[{settings.host}]", settings.port, auth, describe_url(settings.database_url))
+    log.info("Reprospective dashboard on http://%s:%d/ (%s); PostgreSQL %s; configuration from %s",
+             settings.host if ":" not in settings.host else f"[{settings.host}]", settings.port, auth,
+             describe_url(settings.database_url), config_file or "flags and the environment")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                 proxy_headers=False, server_header=False)
     return 0

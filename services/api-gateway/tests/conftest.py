@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
+import asyncpg
 import httpx
 import pytest
+import pytest_asyncio
 
 from api_gateway.app import create_app
 from api_gateway.config import Settings
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ServerThread, open_page
 
 pytest_plugins = ["reprospective_db.fixtures"]  # pg_server, pg_database, empty_pg_database, pg_url, pg
 
@@ -30,6 +35,20 @@ async def serve(settings: Settings, *, client: tuple[str, int] = ("127.0.0.1", 4
             yield http
 
 
+async def eventually(predicate, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
+    """Await ``predicate()`` (plain or async) until it is truthy and return it; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
 @pytest.fixture
 def settings(pg_url) -> Settings:
     return Settings(database_url=pg_url)
@@ -47,6 +66,51 @@ async def secured(pg_url):
     """The app with an admin token and a read-only token."""
     async with serve(Settings(database_url=pg_url, admin_token=ADMIN, read_tokens=(READER,))) as http:
         yield http
+
+
+# -- the browser tests: one server and one Chromium per module, a page per test ---------------
+
+
+@pytest.fixture(scope="module")
+def dashboard_db(pg_server):
+    name = pg_server.create_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def server(dashboard_db):
+    thread = ServerThread(Settings(database_url=dashboard_db))
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser():
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def db(dashboard_db):
+    """A connection to the browser tests' database, every table emptied first."""
+    conn = await asyncpg.connect(dashboard_db)
+    await conn.execute("TRUNCATE desktop_activity_sessions, file_change_events, sync_logs, monitored_directories")
+    yield conn
+    await conn.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(browser, server):
+    context, watched = await open_page(browser, server)
+    yield watched
+    await context.close()
+    assert watched.problems == []
 
 
 class Seeder:

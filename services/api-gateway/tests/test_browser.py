@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-import asyncpg
 import pytest
-import pytest_asyncio
 
-from api_gateway.config import Settings
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ServerThread
+from agent_support import AGENT, AgentLog
+from browser_support import CHROMIUM, open_page, segment_point
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -22,64 +20,6 @@ pytestmark = [
 ]
 HOSTILE = "<img src=x onerror=alert(1)>"
 TODAY = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def dashboard_db(pg_server):
-    name = pg_server.create_database()
-    yield pg_server.url(name)
-    pg_server.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def server(dashboard_db):
-    thread = ServerThread(Settings(database_url=dashboard_db))
-    thread.start()
-    yield thread
-    thread.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def db(dashboard_db):
-    conn = await asyncpg.connect(dashboard_db)
-    await conn.execute("TRUNCATE desktop_activity_sessions, file_change_events, sync_logs, monitored_directories")
-    yield conn
-    await conn.close()
-
-
-class Watched:
-    def __init__(self, page) -> None:
-        self.page = page
-        self.problems: list[str] = []
-        page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on("dialog", lambda d: self.problems.append(f"dialog opened: {d.message}"))
-
-
-async def _page(browser, server, *, width=1280, height=800, tz="UTC", scheme="light"):
-    context = await browser.new_context(viewport={"width": width, "height": height}, timezone_id=tz,
-                                        color_scheme=scheme, base_url=server.url)
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    return context, Watched(page)
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def page(browser, server):
-    context, watched = await _page(browser, server)
-    yield watched
-    await context.close()
-    assert watched.problems == []
 
 
 async def _session(db, start, minutes, app="Emacs", title="notes.org", host="laptop_me"):
@@ -117,15 +57,7 @@ async def test_timeline_draws_lanes_and_its_tooltip_shows_a_hostile_title_as_tex
     p = page.page
     await p.goto("/timeline")
     await p.locator("#timeline-chart canvas").first.wait_for()
-    point = await p.evaluate(
-        """() => { const c = echarts.getInstanceByDom(document.getElementById('timeline-chart'));
-                   const d = JSON.parse(document.getElementById('timeline-data').textContent);
-                   const lane = d.lanes.findIndex(l => l.host_identifier === 'laptop_me');
-                   const seg = d.lanes[lane].segments.find(s => s.application === 'Firefox');
-                   const mid = (Date.parse(seg.start) + Date.parse(seg.end)) / 2;
-                   const box = document.getElementById('timeline-chart').getBoundingClientRect();
-                   const [x, y] = c.convertToPixel({seriesIndex: 0}, [mid, lane]);
-                   return [box.left + x, box.top + y]; }""")
+    point = await segment_point(p, "laptop_me", "Firefox")
     await p.mouse.move(*point)
     tooltip = p.locator("#timeline-chart div", has_text=HOSTILE).last
     await tooltip.wait_for()
@@ -204,7 +136,7 @@ async def test_a_directory_is_added_edited_toggled_and_deleted_through_the_forms
 
 
 async def test_the_viewers_time_zone_comes_from_the_browser(browser, server, db):
-    context, watched = await _page(browser, server, tz="Asia/Tokyo")
+    context, watched = await open_page(browser, server, tz="Asia/Tokyo")
     try:
         await watched.page.goto("/sessions")
         await watched.page.locator("#viewer-tz", has_text="Asia/Tokyo").wait_for()
@@ -215,7 +147,7 @@ async def test_the_viewers_time_zone_comes_from_the_browser(browser, server, db)
 
 async def test_phone_width_and_dark_mode_are_usable(browser, server, db):
     await _seed_day(db)
-    context, watched = await _page(browser, server, width=390, height=844, scheme="dark")
+    context, watched = await open_page(browser, server, width=390, height=844, scheme="dark")
     try:
         p = watched.page
         await p.goto("/sessions")
@@ -229,73 +161,7 @@ async def test_phone_width_and_dark_mode_are_usable(browser, server, db):
     assert watched.problems == []
 
 
-class AgentLog:
-    """A running ``reprospective-agent`` (no X display, watcher on, directory list re-read every
-    second) and a way to wait for a line of its log."""
-
-    def __init__(self, tmp_path, url: str) -> None:
-        import shutil
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        beside = Path(sys.executable).with_name("reprospective-agent")
-        self.command = str(beside) if beside.exists() else shutil.which("reprospective-agent")
-        self.config = tmp_path / "agent.yaml"
-        self.config.write_text(
-            f"agent:\n  data_dir: '{tmp_path / 'data'}'\n"
-            f"database:\n  postgres_url: '{url}'\n"
-            "data_sync:\n  interval_seconds: 3600\n"
-            "desktop_monitor:\n  enabled: false\n"
-            "filesystem_watcher:\n  refresh_interval_seconds: 1\n  buffer:\n    flush_interval: 0.2\n",
-            encoding="utf-8")
-        self.path = tmp_path / "agent.log"
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("DATABASE_URL", "DISPLAY", "REPROSPECTIVE_"))}
-        self.process = subprocess.Popen([self.command, "run", "--config", str(self.config)], env=self.env,
-                                        stdout=self.path.open("wb"), stderr=subprocess.STDOUT)
-
-    def text(self) -> str:
-        return self.path.read_text(encoding="utf-8", errors="replace")
-
-    async def wait_for(self, line: str, count: int = 1, timeout: float = 30) -> None:
-        import asyncio
-
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.text().count(line) < count:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the agent exited ({self.process.returncode}):\n{self.text()[-3000:]}")
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"no {line!r} (x{count}) in the agent's log within {timeout} s:\n{self.text()[-3000:]}")
-            await asyncio.sleep(0.05)  # polling the log file for the condition, with a deadline
-
-    async def sync_until(self, db, count_sql: str, timeout: float = 30) -> None:
-        """``reprospective-agent sync --once`` (safe beside the running agent) until the row is in PostgreSQL."""
-        import asyncio
-        import subprocess
-
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not await db.fetchval(count_sql):
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"the row never reached PostgreSQL:\n{self.text()[-3000:]}")
-            done = await asyncio.to_thread(subprocess.run, [self.command, "sync", "--once", "--config", str(self.config)],
-                                           capture_output=True, text=True, timeout=60, env=self.env)
-            assert done.returncode in (0, 1), done.stderr
-
-    def stop(self) -> None:
-        import subprocess
-
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@pytest.mark.skipif(not any(os.access(os.path.join(d, "reprospective-agent"), os.X_OK)
-                            for d in [os.path.dirname(os.sys.executable), *os.environ.get("PATH", "").split(":")]),
-                    reason="the agent (host-agent) is not installed")
+@pytest.mark.skipif(AGENT is None, reason="the agent (host-agent) is not installed")
 async def test_directories_changed_through_the_forms_are_picked_up_by_a_running_agent(page, db, dashboard_db, tmp_path):
     for name in ("shared", "renamed", "elsewhere", "marker"):
         (tmp_path / name).mkdir()

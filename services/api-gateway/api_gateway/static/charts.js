@@ -26,6 +26,11 @@
                                                   hourCycle: "h23", timeZone: tz });
   }
   var tz = document.body.dataset.tz || "UTC";
+  // Category labels (applications, hosts) take at most a third of a narrow chart: the bars keep the rest.
+  function labelWidth(id) {
+    var node = document.getElementById(id);
+    return Math.max(60, Math.min(160, Math.floor((node ? node.clientWidth : 480) / 3)));
+  }
 
   var overview = dataOf("overview-data");
   if (overview) {
@@ -36,8 +41,10 @@
         backgroundColor: "transparent",
         grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
         tooltip: { trigger: "item", formatter: function (p) { return escapeHtml(p.name) + ": " + p.value + " min"; } },
-        xAxis: { type: "value", axisLabel: { formatter: "{value} min" } },
-        yAxis: { type: "category", data: rows.map(function (r) { return r[0]; }), axisLabel: { width: 140, overflow: "truncate" } },
+        xAxis: { type: "value", splitNumber: Math.max(2, Math.floor(document.getElementById("apps-chart").clientWidth / 90)),
+                 axisLabel: { formatter: "{value} min", hideOverlap: true } },
+        yAxis: { type: "category", data: rows.map(function (r) { return r[0]; }),
+                 axisLabel: { width: labelWidth("apps-chart"), overflow: "truncate" } },
         series: [{ type: "bar", data: rows.map(function (r) { return r[1]; }) }]
       });
     }
@@ -49,7 +56,8 @@
         tooltip: { formatter: function (p) { return escapeHtml(p.value[0]) + ": " + p.value[1] + " h"; } },
         visualMap: { show: false, min: 0, max: max, inRange: { color: dark ? ["#1f3a2b", "#52c483"] : ["#d6f0df", "#1f8a4c"] } },
         calendar: { range: String(overview.year), cellSize: ["auto", 15], left: 30, right: 10, top: 30,
-                    itemStyle: { borderColor: dark ? "#16181c" : "#fff" }, splitLine: { show: false },
+                    itemStyle: { color: dark ? "#262a31" : "#eef0f3", borderColor: dark ? "#1f2228" : "#fff" },
+                    splitLine: { show: false },
                     dayLabel: { color: dark ? "#9aa3ae" : "#5d6470" }, monthLabel: { color: dark ? "#9aa3ae" : "#5d6470" } },
         series: [{ type: "heatmap", coordinateSystem: "calendar", data: overview.heatmap }]
       });
@@ -80,8 +88,10 @@
         } },
         grid: { left: 8, right: 16, top: 10, bottom: 30, containLabel: true },
         xAxis: { type: "time", min: Date.parse(timeline.start), max: Date.parse(timeline.end),
-                 axisLabel: { formatter: function (v) { return hhmm(new Date(v).toISOString(), tz).slice(0, 5); } } },
-        yAxis: { type: "category", data: hosts, inverse: true },
+                 axisLabel: { hideOverlap: true,
+                              formatter: function (v) { return hhmm(new Date(v).toISOString(), tz).slice(0, 5); } } },
+        yAxis: { type: "category", data: hosts, inverse: true,
+                 axisLabel: { width: labelWidth("timeline-chart"), overflow: "truncate" } },
         series: [{
           type: "custom", encode: { x: [1, 2], y: 0 }, data: items,
           renderItem: function (params, api) {
