@@ -12,6 +12,7 @@ from watchdog.utils.dirsnapshot import DirectorySnapshotDiff
 
 from host_agent.collectors.files.file_events import unescape_path_bytes
 from host_agent.collectors.files.reconciliation import event_time_of, reconciled
+from host_agent.collectors.files.watcher import MAX_ROWS_PER_TRANSACTION
 from host_agent.collectors.files.tree_rescan import StoredSnapshot, SlimStat, take_snapshot
 
 from tests.collectors.fs_harness import ListedDirectories, read_events, running_watcher, settings, wait_for_rows
@@ -168,7 +169,7 @@ async def test_names_that_are_not_utf8_are_recorded_escaped_as_the_watcher_recor
     assert len(read_events(db_of(data_dir))) == 2
 
 
-async def test_a_folder_taken_off_the_list_is_reconciled_when_it_comes_back(tmp_path, data_dir, caplog):
+async def test_a_folder_taken_off_the_list_comes_back_as_if_watched_for_the_first_time(tmp_path, data_dir, caplog):
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
@@ -180,11 +181,29 @@ async def test_a_folder_taken_off_the_list_is_reconciled_when_it_comes_back(tmp_
         (second / "old.txt").unlink()
         (second / "while-off.txt").write_text("x")
         listed.directories = [first, second]
-        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) == 2)
-    assert sorted((r["event_type"], r["file_path_relative"], r["detected_by"]) for r in rows) == [
-        ("created", "while-off.txt", "reconciliation"),
-        ("deleted", "old.txt", "reconciliation"),
-    ]
+        await eventually(lambda: str(second) in watcher.roots, what="second watched again")
+        (second / "back.txt").write_text("x")
+        rows = await wait_for_rows(db_of(data_dir), lambda rows: len(rows) >= 1)
+    assert [(r["event_type"], r["file_path_relative"]) for r in rows] == [("created", "back.txt")]
+    assert caplog.text.count(f"first watch of {second}") == 2
+    await watch_once(second, data_dir)
+    assert len(read_events(db_of(data_dir))) == 1, "its known state is the one taken when it came back"
+
+
+async def test_a_tree_that_changed_a_lot_is_reconciled_in_bounded_batches_each_change_once(root, data_dir):
+    made = 12_000
+    await watch_once(root, data_dir)
+    for d in range(12):
+        folder = root / f"d{d}"
+        folder.mkdir()
+        for i in range(made // 12):
+            (folder / f"f{i}.txt").write_text("x")
+    async with running_watcher(ListedDirectories([root]), data_dir, settings([root])) as watcher:
+        await wait_for_rows(db_of(data_dir), lambda rows: len(rows) >= made, timeout=120)
+    rows = read_events(db_of(data_dir))
+    assert len(rows) == len({r["file_path"] for r in rows}) == made
+    assert {(r["event_type"], r["detected_by"]) for r in rows} == {("created", "reconciliation")}
+    assert watcher.buffer.most_waiting <= MAX_ROWS_PER_TRANSACTION, "the reconciliation waited for writes"
 
 
 async def test_an_interrupted_first_walk_starts_afresh(root, data_dir):

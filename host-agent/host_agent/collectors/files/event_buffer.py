@@ -74,6 +74,7 @@ class EventBuffer:
         self._full_signalled = False
         self.coalesced = 0
         self.duplicates = 0
+        self.most_waiting = 0  # the most rows ever waiting at once
 
     def __len__(self) -> int:
         with self._lock:
@@ -116,6 +117,7 @@ class EventBuffer:
                 self._late.pop(old_path, None)
             self._rows.append(row)
             self._waiting[path] = row
+            self.most_waiting = max(self.most_waiting, len(self._rows))
             full = len(self._rows) >= self.max_events and not self._full_signalled
             if full:
                 self._full_signalled = True

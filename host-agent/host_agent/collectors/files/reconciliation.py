@@ -1,4 +1,4 @@
-"""Changes made while a tree was not watched (the agent stopped, killed, or the folder off the list).
+"""Changes made while a tree was not watched: the agent stopped or killed.
 
 Each monitored tree's last known state is kept in ``file_changes.db`` (``file_tree_state``, see
 :mod:`host_agent.store.file_changes`), written with the rows in the same transactions. When a
@@ -23,7 +23,10 @@ on disk and the next start finds it again: nothing is lost, nothing is doubled. 
 event reported since the walk began is left to that event. Excluded paths and the agent's data
 folder are never walked nor recorded; state entries a changed filter now excludes are dropped.
 
-The first watch ever of a tree records no rows: its walk becomes its known state.
+The first watch ever of a tree records no rows: its walk becomes its known state. A tree taken
+off the list (removed, disabled, or deleted) has its state forgotten, so when it comes back it
+is watched as for the first time: what happened to it while it was off the list (by choice) is
+not recorded. A tree off the list when the agent starts keeps its state until it comes back.
 
 Runs in the worker thread that applies a directory list (it walks the tree and reads the stored
 state in pages); the stored state is held in memory while diffing, as large as a reference
@@ -49,6 +52,10 @@ from host_agent.collectors.files.watched_trees import shown
 from host_agent.store.file_changes import FileChangeDatabase
 
 log = logging.getLogger(__name__)
+
+
+class ReconciliationStopped(Exception):
+    """Raised by the recorder when the watcher stops during a reconciliation."""
 
 
 class Recorder(Protocol):
@@ -103,6 +110,10 @@ class TreeReconciler:
         if not self.db.tree_known(key):
             self.db.forget_tree(key)
 
+    def stopped_watching(self, root: str) -> None:
+        """The tree left the list: what happens to it now is not to be recorded, even later."""
+        self.db.forget_tree(escape_path(root))
+
     def after_watch(self, root: str, snapshot: DirectorySnapshot, since: float) -> int:
         """``snapshot`` was taken after the watch started (at monotonic ``since``); returns the
         changes recorded."""
@@ -142,8 +153,12 @@ class TreeReconciler:
         changes = reconciled(tree_rescan.missed_changes(diff, reported, recordable, self.mtime), stored, snapshot)
         del stored, diff
         found = time.time()
-        for kind, path, old_path in changes:
-            self.record(kind, path, root, old_path=old_path, found=found)
+        try:
+            for kind, path, old_path in changes:
+                self.record(kind, path, root, old_path=old_path, found=found)
+        except ReconciliationStopped:
+            log.info("reconciling %s stopped with the watcher; the next start finds the rest", shown(root))
+            return 0
         if dropped:
             self.db.drop_tree_paths(key, dropped)
         self.db.mark_reconciled(key)

@@ -14,7 +14,8 @@ memory, about 38 MB per 100,000 files (excluded folders are not walked).
 
 A :class:`~host_agent.collectors.files.reconciliation.TreeReconciler`, when set, is told before a
 tree's watch starts and given its first reference snapshot: it records what changed while the
-tree was not watched.
+tree was not watched. A tree that leaves the list (removed, disabled, deleted) has its known
+state forgotten: what happens to it while it is off the list is not recorded, even later.
 """
 
 from __future__ import annotations
@@ -121,10 +122,18 @@ class WatchedTrees:
                     self._observer.unschedule(root.watch)
                     del self.roots[real]
                     log.info("stopped watching %s", shown(root.configured))
+                    self._forget_state(real, root.configured)
             for real, configured in wanted.items():
                 if real not in self.roots and not self.closing:
                     self._start_watching(real, configured)
             self.lists_applied += 1
+
+    def _forget_state(self, real: str, configured: Path) -> None:
+        if self.reconciler is not None:
+            try:
+                self.reconciler.stopped_watching(real)
+            except (StoreError, sqlite3.Error) as exc:
+                log.warning("cannot forget the known state of %s: %s", shown(configured), exc)
 
     def _usable(self, configured: Path) -> str | None:
         """The folder to watch for ``configured`` (a link resolved), or None with one warning."""

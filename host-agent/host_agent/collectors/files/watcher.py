@@ -55,7 +55,7 @@ from watchdog.events import (
 
 from host_agent.collectors.files.event_buffer import EventBuffer
 from host_agent.collectors.files.file_events import ProjectResolver, build_row, stat_path, state_changes
-from host_agent.collectors.files.reconciliation import TreeReconciler, event_time_of
+from host_agent.collectors.files.reconciliation import ReconciliationStopped, TreeReconciler, event_time_of
 from host_agent.collectors.files.path_filter import PathFilter
 from host_agent.collectors.files.watchdog_hooks import duplicate_callback_warnings_ignored, overflow_alarm
 from host_agent.collectors.base import CollectorContext
@@ -156,15 +156,17 @@ class FileSystemWatcher:
 
     async def _run(self, db: FileChangeDatabase, stop: asyncio.Event) -> None:
         assert self._wake is not None
-        refresher = rescan = relay = None
+        first = refresher = rescan = relay = None
         try:
             try:
                 self.trees.start()
             except OSError as exc:
                 log.error("filesystem watcher cannot start: %s (see fs.inotify.max_user_instances)", exc)
                 return
-            await self.apply(await self.directories.load())
-            refresher = asyncio.create_task(self._refresh_loop(), name="fs-watcher-refresh")
+            # The first list is applied while the loop below already writes: reconciling a tree
+            # that changed a lot while it was not watched records more rows than memory should hold.
+            first = asyncio.create_task(self.apply(await self.directories.load()), name="fs-watcher-first-list")
+            first.add_done_callback(lambda _: self._wake.set() if self._wake is not None else None)
             relay = asyncio.create_task(self._relay(stop), name="fs-watcher-stop")
             next_flush = time.monotonic() + self.settings.buffer.flush_interval
             while not stop.is_set():
@@ -173,6 +175,10 @@ class FileSystemWatcher:
                 except asyncio.TimeoutError:
                     pass  # the flush interval passed
                 self._wake.clear()
+                if first is not None and first.done():
+                    first.result()  # a failure here is the collector's
+                    first = None
+                    refresher = asyncio.create_task(self._refresh_loop(), name="fs-watcher-refresh")
                 if (self._overflowed.is_set() or self.buffer.known_paths > MAX_KNOWN_PATHS) and (
                     rescan is None or rescan.done()
                 ):
@@ -182,7 +188,7 @@ class FileSystemWatcher:
                     next_flush = time.monotonic() + self.settings.buffer.flush_interval
         finally:
             self.trees.closing = True
-            tasks = [t for t in (refresher, rescan, relay) if t is not None]
+            tasks = [t for t in (first, refresher, rescan, relay) if t is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -323,6 +329,14 @@ class FileSystemWatcher:
         self.buffer.add(row, path, mono=time.monotonic(), old_path=old_path)
 
     def _record_reconciled(self, kind: str, path: str, root: str, *, old_path: str | None, found: float) -> None:
+        """A reconciliation's change (its worker thread). It waits while the buffer holds a
+        transaction's worth of rows, so memory stays bounded however much changed; stopping
+        ends it, and the next start finds the changes not yet recorded again."""
+        while len(self.buffer) + self._in_flight >= MAX_ROWS_PER_TRANSACTION:
+            if self.trees.closing:
+                raise ReconciliationStopped
+            self._wake_threadsafe()
+            time.sleep(0.02)
         self._record(kind, path, root, old_path=old_path, wall=found, reconciled=True)
 
     def _not_kept(self, root: str) -> None:
