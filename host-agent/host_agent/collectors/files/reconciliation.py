@@ -78,6 +78,7 @@ def reconciled(
     modification time all match (else a deletion and a creation), and no ``modified`` for the
     source of a move (it is no longer there)."""
     result: list[tree_rescan.Change] = []
+    on_disk = disk.paths
     for kind, path, old_path in changes:
         if kind == "moved" and old_path is not None:
             old, new = stored.stat_info(old_path), disk.stat_info(path)
@@ -85,7 +86,7 @@ def reconciled(
                 result.append(("deleted", old_path, None))
                 result.append(("created", path, None))
                 continue
-        elif kind == "modified" and path not in disk.paths:
+        elif kind == "modified" and path not in on_disk:
             continue
         result.append((kind, path, old_path))
     return result

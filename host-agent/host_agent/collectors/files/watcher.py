@@ -20,11 +20,11 @@ handler, so a logging handler catches that line and the watcher rescans once the
 :meth:`WatchedTrees.rescan` diffs each tree with its reference snapshot, and the differences no
 event reported are recorded.
 
-When a tree starts being watched, what changed while it was not watched (the agent stopped or
-killed, or the folder off the list) is recorded from its stored state
-(:mod:`~host_agent.collectors.files.reconciliation`); that state is written with the rows, so a
-kill -9 loses at most the buffer's last ``flush_interval`` of events as watcher rows, and the
-next start finds those changes again on disk.
+When a tree starts being watched, what changed while the agent was stopped or killed is
+recorded from the tree's stored state (:mod:`~host_agent.collectors.files.reconciliation`); that
+state is written with the rows, so a kill -9 loses at most the buffer's last ``flush_interval``
+of events as watcher rows, and the next start finds those changes on disk (a file created and
+deleted within that second leaves no trace).
 
 The watcher sets two process-wide things while it runs, and puts both back when it stops: a
 warnings filter for watchdog's harmless "Callback with id ... already exists" (a new folder's watch
