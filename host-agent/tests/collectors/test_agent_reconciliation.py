@@ -11,6 +11,7 @@ from host_agent.collectors.files.file_events import unescape_path_bytes
 
 from tests.collectors.fs_harness import read_events
 from tests.support.agent import AgentProcess
+from tests.support.waiting import wait_until
 
 
 def files_agent(tmp_path: Path, pg_url: str, root: Path) -> AgentProcess:
@@ -96,6 +97,8 @@ async def test_files_made_just_before_a_kill_are_each_recorded_once_after_the_re
     agent.start()
     try:
         agent.wait_for_log(f"first watch of {root}")
+        (root / "watched.txt").write_text("x")
+        wait_until(lambda: "watched.txt" in {r["file_path_relative"] for r in rows_of(agent)}, 30, "its row")
         for i in range(20):  # within the flush interval: most are still in the buffer when killed
             (root / f"just-before-{i}.txt").write_text("x")
         agent.process.send_signal(signal.SIGKILL)
@@ -107,7 +110,7 @@ async def test_files_made_just_before_a_kill_are_each_recorded_once_after_the_re
     run_until(agent, f"reconciled {root}:")
 
     rows = rows_of(agent)
-    made = {f"just-before-{i}.txt" for i in range(20)}
+    made = {f"just-before-{i}.txt" for i in range(20)} | {"watched.txt"}
     created = [r["file_path_relative"] for r in rows if r["event_type"] == "created"]
     assert sorted(created) == sorted(made | {"while-down.txt"}), "every file once: by the watcher or found after the kill"
     others = [(r["event_type"], r["file_path_relative"]) for r in rows if r["event_type"] != "created"]
@@ -119,7 +122,7 @@ async def test_files_made_just_before_a_kill_are_each_recorded_once_after_the_re
     assert ("deleted", "before.txt") in others
     by_name = {r["file_path_relative"]: r["detected_by"] for r in rows if r["event_type"] != "modified"}
     assert by_name["while-down.txt"] == by_name["before.txt"] == "reconciliation"
-    assert len(await synced(pg)) == len(rows)
-    assert await pg.fetchval("SELECT count(*) FROM file_change_events WHERE detected_by = 'reconciliation'") == sum(
-        r["detected_by"] == "reconciliation" for r in rows
-    )
+    assert await synced(pg) == sorted(
+        (r["event_type"], r["file_path"], r["detected_by"], r["detected_at"] is not None) for r in rows
+    ), "watcher rows arrive without detected_at, reconciled ones with it"
+    assert ("created", str(root / "watched.txt"), "watcher", False) in await synced(pg)
