@@ -144,17 +144,18 @@ def build_row(
 
 
 def state_changes(
-    event_type: str, path: str, root: str, stat: os.stat_result | None, old_path: str | None = None
+    row: dict[str, Any], stat: os.stat_result | None, root: str, old_path: str | None = None
 ) -> list[tuple[str, str, tuple[int, int, int] | None]]:
-    """What a row tells of its tree's state (see :mod:`host_agent.store.file_changes`): the file
-    now at ``path`` (size, mtime_ns, inode; nothing when it is gone), and a move's source gone."""
-    key = escape_path(root)
-    changes: list[tuple[str, str, tuple[int, int, int] | None]] = []
-    if old_path is not None:
-        changes.append((key, escape_path(relative_to_root(old_path, root)), None))
-    there = None if event_type == "deleted" or stat is None else (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-    changes.append((key, escape_path(relative_to_root(path, root)), there))
-    return changes
+    """What a row of :func:`build_row` tells of its tree's state (see
+    :mod:`host_agent.store.file_changes`): the file now at its path (size, mtime_ns, inode;
+    nothing when it is gone), and a move's source gone. Keys are the row's own escaped root and
+    relative path."""
+    key = row["monitored_root"]
+    there = None if row["event_type"] == "deleted" or stat is None else (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    here = (key, row["file_path_relative"], there)
+    if old_path is None:
+        return [here]
+    return [(key, escape_path(relative_to_root(old_path, root)), None), here]
 
 
 class ProjectResolver:

@@ -325,7 +325,7 @@ class FileSystemWatcher:
             detected_by="reconciliation" if reconciled else "watcher",
             detected_at=found if reconciled else None,
         )
-        row[TREE_STATE_FIELD] = state_changes(kind, path, root, st, old_path)
+        row[TREE_STATE_FIELD] = state_changes(row, st, root, old_path)
         self.buffer.add(row, path, mono=time.monotonic(), old_path=old_path)
 
     def _record_reconciled(self, kind: str, path: str, root: str, *, old_path: str | None, found: float) -> None:
