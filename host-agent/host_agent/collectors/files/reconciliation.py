@@ -2,7 +2,7 @@
 
 Each monitored tree's last known state is kept in ``file_changes.db`` (``file_tree_state``, see
 :mod:`host_agent.store.file_changes`), written with the rows in the same transactions. When a
-tree starts being watched (at start-up, or when it comes back to the list), its fresh reference
+tree starts being watched (at start-up, or when it first shows up in the list afterwards), its fresh reference
 snapshot (:mod:`~host_agent.collectors.files.tree_rescan`) is diffed with that stored state, by
 the rescans' own differ, and every difference becomes a row marked ``detected_by =
 'reconciliation'`` with ``detected_at`` the time it was found:
@@ -19,7 +19,9 @@ the rescans' own differ, and every difference becomes a row marked ``detected_by
   ``moved`` (a rename sets it), and the time found for ``deleted``.
 
 Rows and state move on together, so a crash before they are written leaves the same difference
-on disk and the next start finds it again: nothing is lost, nothing is doubled. A change an
+on disk and the next start finds it again: nothing is lost, nothing is doubled. What a diff of
+two states cannot show is not recorded: a file made and removed while not watched, several edits
+(one ``modified``), an edit that kept size, modification time and inode (``touch -r``). A change an
 event reported since the walk began is left to that event. Excluded paths and the agent's data
 folder are never walked nor recorded; state entries a changed filter now excludes are dropped.
 
