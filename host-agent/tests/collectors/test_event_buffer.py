@@ -95,3 +95,33 @@ def test_forgetting_before_a_rescan_keeps_later_knowledge():
     buffer.forget_before(3.0)
     assert buffer.known("/w/early") is None
     assert buffer.known("/w/late").kind == "created"
+
+
+def with_state(kind: str, name: str, size: int, *, old: str | None = None) -> dict:
+    r = row(kind, name, size=size, old=old)
+    r["tree_state"] = ([("/w", old, None)] if old else []) + [("/w", name, None if kind == "deleted" else (size, size, 7))]
+    return r
+
+
+def test_a_folded_report_moves_the_state_on_while_its_row_waits_and_after_it_was_taken():
+    buffer = EventBuffer(coalesce_seconds=10.0, max_events=100)
+    buffer.add(with_state("moved", "b", 1, old="a"), "/w/b", mono=0.0, old_path="/w/a")
+    buffer.add(with_state("created", "b", 2), "/w/b", mono=0.5)  # a duplicate report, folded into the waiting move
+    [moved] = buffer.take()
+    assert moved["tree_state"] == [("/w", "a", None), ("/w", "b", (2, 2, 7))], "the source stays gone"
+    assert buffer.take_late_states() == {}
+
+    buffer.add(with_state("created", "c", 1), "/w/c", mono=1.0)
+    assert kinds(buffer.take()) == [("created", "c")]
+    buffer.add(with_state("modified", "c", 3), "/w/c", mono=1.5)  # folded into a row already written
+    late = buffer.take_late_states()
+    assert late == {"/w/c": [("/w", "c", (3, 3, 7))]}
+    buffer.put_back_late_states(late)  # the write failed: it waits again
+    assert buffer.take_late_states() == late
+
+    buffer.add(with_state("modified", "c", 4), "/w/c", mono=2.0)
+    buffer.add(with_state("deleted", "c", 0), "/w/c", mono=3.0)  # a row of its own supersedes it
+    assert buffer.take_late_states() == {}
+    buffer.put_back_late_states(late)  # an older failed write does not overwrite the waiting row
+    assert buffer.take_late_states() == {}
+    assert kinds(buffer.take()) == [("deleted", "c")]

@@ -19,6 +19,13 @@ Per path, the buffer remembers the last change it accepted (kind, monotonic and 
 
 That memory is also what a rescan compares against (see :meth:`EventBuffer.known`), and is
 forgotten up to a point in time when a rescan has taken a new reference snapshot.
+
+A row may carry the tree state changes it implies (``tree_state``, see
+:mod:`host_agent.store.file_changes`). A coalesced or duplicate report still moves the state on
+(a file written for a minute ends with its last size and time): while its row waits, the row's
+changes are refreshed; once the row was taken, the new state waits on its own
+(:meth:`EventBuffer.take_late_states`) and is written with the next batch. A later row of the
+same path supersedes it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from host_agent.store.file_changes import TREE_STATE_FIELD
 
 #: Kinds meaning "the file exists at this path" and "nothing is at this path any more".
 EXISTS = frozenset({"created", "modified", "moved"})
@@ -61,9 +70,11 @@ class EventBuffer:
         self._rows: list[dict[str, Any]] = []
         self._waiting: dict[str, dict[str, Any]] = {}  # path -> its row, while not yet taken
         self._known: dict[str, Known] = {}
+        self._late: dict[str, list] = {}  # path -> state changes of a report folded into a row already taken
         self._full_signalled = False
         self.coalesced = 0
         self.duplicates = 0
+        self.most_waiting = 0  # the most rows ever waiting at once
 
     def __len__(self) -> int:
         with self._lock:
@@ -99,11 +110,14 @@ class EventBuffer:
                     self.duplicates += 1
                     return False
             self._known[path] = Known(kind, mono, row["event_time"])
+            self._late.pop(path, None)
             if old_path is not None:
                 self._known[old_path] = Known("moved_away", mono, row["event_time"])
                 self._waiting.pop(old_path, None)
+                self._late.pop(old_path, None)
             self._rows.append(row)
             self._waiting[path] = row
+            self.most_waiting = max(self.most_waiting, len(self._rows))
             full = len(self._rows) >= self.max_events and not self._full_signalled
             if full:
                 self._full_signalled = True
@@ -113,9 +127,16 @@ class EventBuffer:
 
     def _refresh_waiting(self, path: str, row: dict[str, Any]) -> None:
         waiting = self._waiting.get(path)
+        changes = row.get(TREE_STATE_FIELD)
         if waiting is not None:
             waiting["file_size"] = row["file_size"]
             waiting["is_symlink"] = row["is_symlink"]
+            if changes:
+                merged = {(r, p): st for r, p, st in waiting.get(TREE_STATE_FIELD) or ()}
+                merged.update({(r, p): st for r, p, st in changes})
+                waiting[TREE_STATE_FIELD] = [(r, p, st) for (r, p), st in merged.items()]
+        elif changes:
+            self._late[path] = list(changes)
 
     def take(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Remove and return up to ``limit`` waiting rows, oldest first."""
@@ -134,6 +155,20 @@ class EventBuffer:
         """Return rows that could not be written; they go first in the next batch."""
         with self._lock:
             self._rows[:0] = rows
+
+    def take_late_states(self) -> dict[str, list]:
+        """Remove and return the state changes waiting without a row (path -> its changes).
+        No waiting row touches these paths, so they may go with any batch."""
+        with self._lock:
+            late, self._late = self._late, {}
+        return late
+
+    def put_back_late_states(self, late: dict[str, list]) -> None:
+        """Return state changes that could not be written, unless a newer report superseded them."""
+        with self._lock:
+            for path, changes in late.items():
+                if path not in self._late and path not in self._waiting:
+                    self._late[path] = changes
 
     def forget_before(self, mono: float) -> None:
         """Drop what is remembered about changes accepted before ``mono`` (a rescan's start)."""

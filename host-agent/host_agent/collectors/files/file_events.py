@@ -111,11 +111,13 @@ def build_row(
     stat: os.stat_result | None = None,
     project_name: str | None = None,
     old_path: str | None = None,
+    detected_by: str = "watcher",
+    detected_at: float | None = None,
 ) -> dict[str, Any]:
     """One ``file_change_events`` row, with every path column in escaped form.
 
     ``stat`` is the ``lstat`` of ``path`` when the event was handled (None: gone); a deleted
-    file has no size.
+    file has no size. ``detected_at`` is given for a change a reconciliation found.
     """
     name = os.path.basename(path)
     size = None
@@ -136,7 +138,24 @@ def build_row(
         "monitored_root": escape_path(root),
         "project_name": escape_path(project_name) if project_name else None,
         "old_file_path": escape_path(old_path) if old_path else None,
+        "detected_by": detected_by,
+        "detected_at": detected_at,
     }
+
+
+def state_changes(
+    row: dict[str, Any], stat: os.stat_result | None, root: str, old_path: str | None = None
+) -> list[tuple[str, str, tuple[int, int, int] | None]]:
+    """What a row of :func:`build_row` tells of its tree's state (see
+    :mod:`host_agent.store.file_changes`): the file now at its path (size, mtime_ns, inode;
+    nothing when it is gone), and a move's source gone. Keys are the row's own escaped root and
+    relative path."""
+    key = row["monitored_root"]
+    there = None if row["event_type"] == "deleted" or stat is None else (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    here = (key, row["file_path_relative"], there)
+    if old_path is None:
+        return [here]
+    return [(key, escape_path(relative_to_root(old_path, root)), None), here]
 
 
 class ProjectResolver:

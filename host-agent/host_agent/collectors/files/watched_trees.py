@@ -11,6 +11,11 @@ Each tree keeps a reference :class:`DirectorySnapshot` (taken when it starts bei
 at each rescan); :meth:`WatchedTrees.rescan` diffs a new snapshot with it to find what the kernel's
 events missed (see :mod:`~host_agent.collectors.files.tree_rescan`). The reference snapshots cost
 memory, about 38 MB per 100,000 files (excluded folders are not walked).
+
+A :class:`~host_agent.collectors.files.reconciliation.TreeReconciler`, when set, is told before a
+tree's watch starts and given its first reference snapshot: it records what changed while the
+tree was not watched. A tree that leaves the list (removed, disabled, deleted) has its known
+state forgotten: what happens to it while it is off the list is not recorded, even later.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.api import ObservedWatch
@@ -32,6 +40,10 @@ from host_agent.collectors.files import tree_rescan, watch_checks
 from host_agent.collectors.files.event_buffer import Known
 from host_agent.collectors.files.file_events import escape_path
 from host_agent.collectors.files.path_filter import PathFilter
+from host_agent.core.errors import StoreError
+
+if TYPE_CHECKING:
+    from host_agent.collectors.files.reconciliation import TreeReconciler
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +83,7 @@ class WatchedTrees:
         self.lists_applied = 0  # the first one is applied before recording starts
         self._observer: InotifyObserver | None = None
         self._warned: dict[str, str] = {}
+        self.reconciler: TreeReconciler | None = None  # set by the watcher once its database is open
 
     def start(self) -> None:
         """Start watchdog's observer (its threads); raises OSError at the inotify instance limit."""
@@ -109,10 +122,18 @@ class WatchedTrees:
                     self._observer.unschedule(root.watch)
                     del self.roots[real]
                     log.info("stopped watching %s", shown(root.configured))
+                    self._forget_state(real, root.configured)
             for real, configured in wanted.items():
                 if real not in self.roots and not self.closing:
                     self._start_watching(real, configured)
             self.lists_applied += 1
+
+    def _forget_state(self, real: str, configured: Path) -> None:
+        if self.reconciler is not None:
+            try:
+                self.reconciler.stopped_watching(real)
+            except (StoreError, sqlite3.Error) as exc:
+                log.warning("cannot forget the known state of %s: %s", shown(configured), exc)
 
     def _usable(self, configured: Path) -> str | None:
         """The folder to watch for ``configured`` (a link resolved), or None with one warning."""
@@ -133,6 +154,12 @@ class WatchedTrees:
 
     def _start_watching(self, real: str, configured: Path) -> None:
         assert self._observer is not None
+        since = time.monotonic()  # events from here on are reported by the watch itself
+        if self.reconciler is not None:
+            try:
+                self.reconciler.before_watch(real)
+            except (StoreError, sqlite3.Error) as exc:
+                log.warning("cannot read the known state of %s: %s", shown(configured), exc)
         try:
             watch = self._observer.schedule(
                 self._make_handler(real), real, recursive=True, event_filter=self.event_filter, follow_symlink=False
@@ -152,6 +179,14 @@ class WatchedTrees:
         root.snapshot = self.snapshot(real)
         link = "" if real == str(configured) else f" (a link to {shown(real)})"
         log.info("watching %s%s", shown(configured), link)
+        if self.reconciler is not None and root.snapshot is not None and not self.closing:
+            try:
+                self.reconciler.after_watch(real, root.snapshot, since)
+            except (StoreError, sqlite3.Error) as exc:
+                log.warning(
+                    "cannot reconcile %s with its known state (%s); changes made while it was not watched are not recorded",
+                    shown(configured), exc,
+                )
 
     # -- rescans -----------------------------------------------------------------------------
 

@@ -20,6 +20,12 @@ handler, so a logging handler catches that line and the watcher rescans once the
 :meth:`WatchedTrees.rescan` diffs each tree with its reference snapshot, and the differences no
 event reported are recorded.
 
+When a tree starts being watched, what changed while the agent was stopped or killed is
+recorded from the tree's stored state (:mod:`~host_agent.collectors.files.reconciliation`); that
+state is written with the rows, so a kill -9 loses at most the buffer's last ``flush_interval``
+of events as watcher rows, and the next start finds those changes on disk (a file created and
+deleted within that second leaves no trace).
+
 The watcher sets two process-wide things while it runs, and puts both back when it stops: a
 warnings filter for watchdog's harmless "Callback with id ... already exists" (a new folder's watch
 is registered both from its creation event and from the walk of its parent), and the level of
@@ -48,13 +54,14 @@ from watchdog.events import (
 )
 
 from host_agent.collectors.files.event_buffer import EventBuffer
-from host_agent.collectors.files.file_events import ProjectResolver, build_row, stat_path
+from host_agent.collectors.files.file_events import ProjectResolver, build_row, stat_path, state_changes
+from host_agent.collectors.files.reconciliation import ReconciliationStopped, TreeReconciler, event_time_of
 from host_agent.collectors.files.path_filter import PathFilter
 from host_agent.collectors.files.watchdog_hooks import duplicate_callback_warnings_ignored, overflow_alarm
 from host_agent.collectors.base import CollectorContext
 from host_agent.collectors.files.directories import DirectoryList, DirectorySource
 from host_agent.collectors.files.watched_trees import Root, WatchedTrees, shown
-from host_agent.store.file_changes import FileChangeDatabase
+from host_agent.store.file_changes import TREE_STATE_FIELD, FileChangeDatabase
 from host_agent.core.config import FilesystemWatcherSection
 from host_agent.core.errors import InvalidEventError, StoreError
 
@@ -143,20 +150,23 @@ class FileSystemWatcher:
         if self.data_dir is not None:
             self.data_dir = self.paths.data_dir = os.path.realpath(self.data_dir)
         db = await asyncio.to_thread(FileChangeDatabase, self.db_path)
+        self.trees.reconciler = TreeReconciler(db, self.paths, self.buffer.known, self._record_reconciled, _mtime)
         with duplicate_callback_warnings_ignored(), overflow_alarm(self._on_overflow):
             await self._run(db, stop)
 
     async def _run(self, db: FileChangeDatabase, stop: asyncio.Event) -> None:
         assert self._wake is not None
-        refresher = rescan = relay = None
+        first = refresher = rescan = relay = None
         try:
             try:
                 self.trees.start()
             except OSError as exc:
                 log.error("filesystem watcher cannot start: %s (see fs.inotify.max_user_instances)", exc)
                 return
-            await self.apply(await self.directories.load())
-            refresher = asyncio.create_task(self._refresh_loop(), name="fs-watcher-refresh")
+            # The first list is applied while the loop below already writes: reconciling a tree
+            # that changed a lot while it was not watched records more rows than memory should hold.
+            first = asyncio.create_task(self.apply(await self.directories.load()), name="fs-watcher-first-list")
+            first.add_done_callback(lambda _: self._wake.set() if self._wake is not None else None)
             relay = asyncio.create_task(self._relay(stop), name="fs-watcher-stop")
             next_flush = time.monotonic() + self.settings.buffer.flush_interval
             while not stop.is_set():
@@ -165,6 +175,10 @@ class FileSystemWatcher:
                 except asyncio.TimeoutError:
                     pass  # the flush interval passed
                 self._wake.clear()
+                if first is not None and first.done():
+                    first.result()  # a failure here is the collector's
+                    first = None
+                    refresher = asyncio.create_task(self._refresh_loop(), name="fs-watcher-refresh")
                 if (self._overflowed.is_set() or self.buffer.known_paths > MAX_KNOWN_PATHS) and (
                     rescan is None or rescan.done()
                 ):
@@ -174,7 +188,7 @@ class FileSystemWatcher:
                     next_flush = time.monotonic() + self.settings.buffer.flush_interval
         finally:
             self.trees.closing = True
-            tasks = [t for t in (refresher, rescan, relay) if t is not None]
+            tasks = [t for t in (first, refresher, rescan, relay) if t is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -194,15 +208,20 @@ class FileSystemWatcher:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _flush(self, db: FileChangeDatabase, *, final: bool = False) -> None:
-        while rows := self.buffer.take(MAX_ROWS_PER_TRANSACTION):
+        while True:
+            rows = self.buffer.take(MAX_ROWS_PER_TRANSACTION)
+            late = self.buffer.take_late_states()
+            if not rows and not late:
+                return
             self._in_flight = len(rows)  # still held in memory: they count against max_pending
             try:
-                written = await asyncio.to_thread(_save, db, rows)
+                written = await asyncio.to_thread(_save, db, rows, late)
             except (StoreError, sqlite3.Error) as exc:
                 if final:
                     log.error("could not write the last %d file events to %s: %s", len(rows) + len(self.buffer), db.db_path, exc)
                     return
                 self.buffer.put_back(rows)
+                self.buffer.put_back_late_states(late)
                 self._in_flight = 0
                 if not self._write_failing:
                     log.warning("cannot write file events to %s (%s); keeping them in memory, retrying", db.db_path, exc)
@@ -272,9 +291,19 @@ class FileSystemWatcher:
     def recordable(self, path: str, root: str) -> bool:
         return self.paths.recordable(path, root)
 
-    def _record(self, kind: str, path: str, root: str, *, old_path: str | None = None, wall: float | None = None) -> None:
-        """Buffer one change. ``wall`` is given by rescans, whose changes are always kept: a rescan
-        moves its tree's reference snapshot on, so a change it found and dropped would be lost."""
+    def _record(
+        self,
+        kind: str,
+        path: str,
+        root: str,
+        *,
+        old_path: str | None = None,
+        wall: float | None = None,
+        reconciled: bool = False,
+    ) -> None:
+        """Buffer one change. ``wall`` is given by rescans and reconciliations (the time found),
+        whose changes are always kept: they move their tree's reference on, so a change they
+        found and dropped would be lost."""
         if wall is None and len(self.buffer) + self._in_flight >= self.settings.buffer.max_pending:
             self._not_kept(root)
             return
@@ -284,16 +313,31 @@ class FileSystemWatcher:
         name = os.path.basename(path)
         if kind != "modified" and self.projects.is_marker(name):
             self.projects.forget()
+        found = time.time() if wall is None else wall
         row = build_row(
             kind,
             path,
             root,
-            event_time=time.time() if wall is None else wall,
+            event_time=event_time_of(kind, st, found) if reconciled else found,
             stat=st,
             project_name=self.projects.project_for(path, root),
             old_path=old_path,
+            detected_by="reconciliation" if reconciled else "watcher",
+            detected_at=found if reconciled else None,
         )
+        row[TREE_STATE_FIELD] = state_changes(row, st, root, old_path)
         self.buffer.add(row, path, mono=time.monotonic(), old_path=old_path)
+
+    def _record_reconciled(self, kind: str, path: str, root: str, *, old_path: str | None, found: float) -> None:
+        """A reconciliation's change (its worker thread). It waits while the buffer holds a
+        transaction's worth of rows, so memory stays bounded however much changed; stopping
+        ends it, and the next start finds the changes not yet recorded again."""
+        while len(self.buffer) + self._in_flight >= MAX_ROWS_PER_TRANSACTION:
+            if self.trees.closing:
+                raise ReconciliationStopped
+            self._wake_threadsafe()
+            time.sleep(0.02)
+        self._record(kind, path, root, old_path=old_path, wall=found, reconciled=True)
 
     def _not_kept(self, root: str) -> None:
         """The buffer is full (writes fail, or a burst outruns them): this event is not kept, so
@@ -361,10 +405,12 @@ def _mtime(path: str) -> float | None:
     return st.st_mtime if st is not None else None
 
 
-def _save(db: FileChangeDatabase, rows: list[dict]) -> int:
-    """Write rows in one transaction; if one is invalid, write the others one by one."""
+def _save(db: FileChangeDatabase, rows: list[dict], late: dict[str, list] | None = None) -> int:
+    """Write rows, and the tree state waiting without a row, in one transaction; if one row is
+    invalid, write the others one by one (a refused row's state stays as it was)."""
+    late_changes = [change for changes in (late or {}).values() for change in changes]
     try:
-        db.save_events(rows)
+        db.save_events(rows, tree_state=late_changes)
         return len(rows)
     except InvalidEventError as exc:
         log.error("a batch of %d file events was refused (%s); writing them one by one", len(rows), exc)
@@ -375,6 +421,8 @@ def _save(db: FileChangeDatabase, rows: list[dict]) -> int:
             written += 1
         except InvalidEventError as exc:
             log.error("file event for %s could not be stored: %s", row.get("file_path"), exc)
+    if late_changes:
+        db.save_events([], tree_state=late_changes)
     return written
 
 
