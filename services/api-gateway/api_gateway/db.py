@@ -11,6 +11,7 @@ import logging
 
 import asyncpg
 from reprospective_db.schema import current_versions, load_migrations, upgrade_schema
+from reprospective_db.connections import ASYNCPG_OPTIONS
 from reprospective_db.secrets import describe_url, redact
 
 from api_gateway.config import Settings
@@ -24,14 +25,39 @@ log = logging.getLogger(__name__)
 REQUIRED_VERSION = 13
 
 
+#: Session settings a pooler may refuse at start-up (PgBouncer accepts only a few, such as
+#: application_name); without them the statement timeout is still enforced on the client side.
+_POOLER_SAFE_SETTINGS = ("application_name",)
+_pooler_noted = False
+
+
+async def _connect(*args, **kwargs) -> asyncpg.Connection:
+    """Connect with the session settings; if a pooler in between refuses them (PgBouncer:
+    "unsupported startup parameter"), connect again with only the ones it takes."""
+    global _pooler_noted
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except asyncpg.PostgresError as exc:
+        if "unsupported startup parameter" not in str(exc):
+            raise
+    if not _pooler_noted:
+        _pooler_noted = True
+        log.info("PostgreSQL is reached through a pooler that refuses session settings: "
+                 "statement timeouts are enforced by the gateway itself")
+    settings = {k: v for k, v in (kwargs.get("server_settings") or {}).items() if k in _POOLER_SAFE_SETTINGS}
+    return await asyncpg.connect(*args, **{**kwargs, "server_settings": settings})
+
+
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         settings.database_url,
+        connect=_connect,
         min_size=0,
         max_size=settings.pool_max_size,
         timeout=settings.connect_timeout,
         command_timeout=settings.statement_timeout + 5,
         max_inactive_connection_lifetime=60,
+        **ASYNCPG_OPTIONS,  # works through PgBouncer in transaction pooling mode too
         server_settings={
             "application_name": "reprospective-api",
             "statement_timeout": str(int(settings.statement_timeout * 1000)),
