@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         async def loopback_only(request: Request, call_next):
             if not client_is_loopback(request):
                 return JSONResponse(
-                    {"detail": "no token is configured, so only this machine is served (set REPROSPECTIVE_API_TOKEN)"},
+                    {"detail": "no token is configured, so only this machine is served (set REPROSPECTIVE_API_TOKEN or the api section's admin_token)"},
                     status_code=403,
                 )
             return await call_next(request)

@@ -6,7 +6,8 @@ Settings come from the ``api`` section of the config file (``--config`` or
 ``$REPROSPECTIVE_API_CONFIG``), then the environment, then flags (see :mod:`api_gateway.config`).
 Defaults: the agent's configured PostgreSQL as ``reprospective-agent db url`` prints it (the
 gateway imports nothing of the agent: it asks the command), 127.0.0.1, 8800. A non-loopback
-``--host`` needs a token. Exit codes: 0 stopped cleanly, 2 bad configuration.
+``--host`` needs a token. Exit codes: 2 bad configuration. Stopped by SIGTERM or Ctrl-C, it
+shuts down cleanly, then ends by that signal as uvicorn does (systemd counts that as a clean stop).
 """
 
 from __future__ import annotations

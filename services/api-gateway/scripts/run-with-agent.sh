@@ -39,7 +39,12 @@ if [[ -z ${DATABASE_URL:-} ]]; then
 fi
 "$API" "${api_args[@]}" &
 api_pid=$!
-log "dashboard: http://${REPROSPECTIVE_API_HOST:-127.0.0.1}:${REPROSPECTIVE_API_PORT:-8800}/ (Ctrl-C stops the agent and the dashboard)"
+if [[ -n ${REPROSPECTIVE_API_CONFIG:-} ]]; then
+    # Its address may come from that file: reprospective-api logs the one it listens on.
+    log "dashboard: at the address reprospective-api logs (Ctrl-C stops the agent and the dashboard)"
+else
+    log "dashboard: http://${REPROSPECTIVE_API_HOST:-127.0.0.1}:${REPROSPECTIVE_API_PORT:-8800}/ (Ctrl-C stops the agent and the dashboard)"
+fi
 
 # Whichever stops first (or fails to start) stops the other.
 status=0
