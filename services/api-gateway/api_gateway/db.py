@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 #: The schema the gateway's queries need: 05 gave monitored_directories its host column, 07 the
 #: rollups, 08 the session span index, 09 the per-project and per-extension rollups, 10 the
-#: per-host totals, 11 the hourly totals.
-REQUIRED_VERSION = 11
+#: per-host totals, 11 the hourly totals, 12 the hourly rollups across all hosts.
+REQUIRED_VERSION = 12
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:
