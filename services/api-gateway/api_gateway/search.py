@@ -19,6 +19,13 @@ SESSION_COLUMNS = (
     "s.id, s.host_identifier, s.application_name, s.window_title, s.start_time, s.end_time, "
     "s.duration_seconds, s.origin_id, s.local_id"
 )
+
+
+def host_match(alias: str, param: str) -> str:
+    """The condition "the row of ``alias`` is from the host given as ``param``, or no host was given"."""
+    return f"({param}::text IS NULL OR {alias}.host_identifier = {param})"
+
+
 FILE_COLUMNS = (
     "f.id, f.host_identifier, f.event_time, f.event_type, f.file_path, f.old_file_path, f.file_name, "
     "f.file_extension, f.file_size, f.is_symlink, f.monitored_root, f.project_name, f.origin_id, f.local_id"
@@ -72,7 +79,7 @@ def session_query(f: SessionFilter, after: tuple[datetime, int] | None, limit: i
     b.add("s.start_time >= {}", f.start)
     b.add("s.start_time < {}", f.end)
     if f.host:
-        b.add("s.host_identifier = {}", f.host)
+        b.add(host_match("s", "{0}"), f.host)
     if f.application:
         b.add("s.application_name = {}", f.application)
     if f.q:
@@ -90,7 +97,7 @@ def file_query(f: FileFilter, after: tuple[datetime, int] | None, limit: int) ->
     b.add("f.event_time >= {}", f.start)
     b.add("f.event_time < {}", f.end)
     if f.host:
-        b.add("f.host_identifier = {}", f.host)
+        b.add(host_match("f", "{0}"), f.host)
     if f.project:
         b.add("f.project_name = {}", f.project)
     if f.extension:

@@ -5,10 +5,12 @@ handed to PostgreSQL as arrays; each session counts, in each period it touches, 
 inside it, and as one session in the period where it started.
 
 When every period edge falls on a 15-minute boundary of UTC (every local midnight of every IANA
-zone in use does), the 15-minute rollups (07, 09) answer, exactly; an edge in between (a range
-given as ``10:07``) falls back to the raw rows, with the same result. Totals that need no group
-(the heatmap, the file changes beside time per application) come from the hourly totals (11)
-when every edge is on a whole hour of UTC.
+zone in use does), the rollups answer, exactly; an edge in between (a range given as ``10:07``)
+falls back to the raw rows, with the same result. With no host given, totals, time per
+application and file changes per project come from the hourly rollups across all hosts (12),
+whose quarter-hour columns split an hour that a period edge cuts; the other groups from the
+15-minute rollups (07, 09). With a host, totals come from the hourly totals per host (11) when
+every edge is on a whole hour of UTC, everything else from the 15-minute rollups.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 
 from api_gateway.periods import Period
-from api_gateway.search import SESSION_END
+from api_gateway.search import SESSION_END, host_match
 
 GROUPS = ("application", "project", "host", "extension", "none")
 SESSION_KEYS = {"application": "s.application_name", "host": "s.host_identifier"}
@@ -38,11 +40,11 @@ def on_buckets(periods: list[Period], size: timedelta = BUCKET) -> bool:
 async def hourly_totals(conn: asyncpg.Connection, periods: list[Period], host: str | None) -> list[asyncpg.Record]:
     """Per period index: active seconds, sessions started, file changes, from activity_totals_1h (11)."""
     return await conn.fetch(
-        """
+        f"""
         SELECT width_bucket(r.hour, $1::timestamptz[]) AS i, (sum(r.active_us) / 1e6)::float8 AS seconds,
                sum(r.sessions_started)::bigint AS sessions, sum(r.file_events)::bigint AS events
         FROM activity_totals_1h r
-        WHERE r.hour >= $2 AND r.hour < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
+        WHERE r.hour >= $2 AND r.hour < $3 AND {host_match("r", "$4")}
         GROUP BY 1
         """,
         [p.start for p in periods], periods[0].start, periods[-1].end, host,
@@ -69,7 +71,7 @@ async def session_seconds(conn: asyncpg.Connection, periods: list[Period], key: 
           ON s.start_time < p.e AND ({SESSION_END} > p.s OR s.start_time >= p.s)
         WHERE (session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($4, $5, '[)')
                OR (s.start_time >= $4 AND s.start_time < $5))  -- zero-length sessions still count as started
-          AND ($6::text IS NULL OR s.host_identifier = $6)
+          AND {host_match("s", "$6")}
         GROUP BY 1, 2
         """,
         starts, ends, labels, periods[0].start, periods[-1].end, host,
@@ -86,7 +88,7 @@ async def file_counts(conn: asyncpg.Connection, periods: list[Period], key: str 
         SELECT p.label, {key_sql} AS key, count(*) AS events
         FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
         JOIN file_change_events f ON f.event_time >= p.s AND f.event_time < p.e
-        WHERE f.event_time >= $4 AND f.event_time < $5 AND ($6::text IS NULL OR f.host_identifier = $6)
+        WHERE f.event_time >= $4 AND f.event_time < $5 AND {host_match("f", "$6")}
         GROUP BY 1, 2
         """,
         starts, ends, labels, periods[0].start, periods[-1].end, host,
@@ -103,7 +105,7 @@ async def rollup_session_seconds(conn: asyncpg.Connection, periods: list[Period]
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key,
                (sum(r.active_us) / 1e6)::float8 AS seconds, sum(r.sessions_started)::bigint AS sessions
         FROM session_rollup_15m r
-        WHERE r.bucket >= $2 AND r.bucket < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
+        WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_match("r", "$4")}
         GROUP BY 1, 2
         HAVING sum(r.active_us) <> 0 OR sum(r.sessions_started) <> 0
         """,
@@ -121,13 +123,85 @@ async def rollup_file_counts(conn: asyncpg.Connection, periods: list[Period], ke
         f"""
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key, sum(r.events)::bigint AS events
         FROM {table} r
-        WHERE r.bucket >= $2 AND r.bucket < $3 AND ($4::text IS NULL OR r.host_identifier = $4)
+        WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_match("r", "$4")}
         GROUP BY 1, 2
         HAVING sum(r.events) <> 0
         """,
         [p.start for p in periods], periods[0].start, periods[-1].end, host,
     )
     return [{"label": periods[r["i"] - 1].label, "key": r["key"], "events": r["events"]} for r in rows]
+
+
+# The hourly rollups across all hosts (12): (table, key column or None, the measures' column prefixes).
+ALL_HOSTS = {
+    "sessions": ("activity_totals_all_1h", None, ("active_us", "sessions")),
+    "application": ("application_totals_all_1h", "r.application_name", ("active_us", "sessions")),
+    "files": ("activity_totals_all_1h", None, ("file_events",)),
+    "project": ("project_totals_all_1h", "NULLIF(r.project_name, '')", ("events",)),
+}
+QUARTERS = range(4)
+
+
+def all_hosts_sql(table: str, key_sql: str | None, measures: tuple[str, ...]) -> str:
+    """Per period index and key, each measure summed: an hour within one period counts whole, an
+    hour that a period edge cuts counts quarter by quarter ($1: the period starts and the last end)."""
+    key = key_sql or "NULL::text"
+    # Every row in the first branch (no filter: the planner then sizes its aggregate right), counting
+    # only if its hour lies within one period; the few hours cut by an edge in the second.
+    whole = ", ".join(f"sum(CASE WHEN r.i0 = r.i3 THEN {' + '.join(f'r.{m}_{k}' for k in QUARTERS)} END)::bigint AS {m}"
+                      for m in measures)
+    split = ", ".join(f"sum(q.{m})::bigint" for m in measures)
+    quarters = ", ".join(f"ARRAY[{', '.join(f'r.{m}_{k}' for k in QUARTERS)}]" for m in measures)
+    return f"""
+        WITH r AS MATERIALIZED (
+            SELECT r.*, {key} AS key, width_bucket(r.hour, $1::timestamptz[]) AS i0,
+                   width_bucket(r.hour + interval '45 minutes', $1::timestamptz[]) AS i3
+            FROM {table} r
+            WHERE r.hour >= date_bin('1 hour', $2::timestamptz, TIMESTAMPTZ 'epoch') AND r.hour < $3
+        )
+        SELECT r.i0 AS i, r.key, {whole} FROM r GROUP BY 1, 2
+        UNION ALL
+        SELECT width_bucket(r.hour + q.k * interval '15 minutes', $1::timestamptz[]), r.key, {split}
+        FROM r CROSS JOIN LATERAL unnest(ARRAY[0, 1, 2, 3], {quarters}) AS q(k, {", ".join(measures)})
+        WHERE r.i0 <> r.i3 GROUP BY 1, 2
+        """
+
+
+async def all_hosts_rows(conn: asyncpg.Connection, periods: list[Period], what: str) -> list[dict]:
+    """Rows of :data:`ALL_HOSTS` ``what`` as the summary takes them: label, key and the period's figures."""
+    table, key_sql, measures = ALL_HOSTS[what]
+    edges = [p.start for p in periods] + [periods[-1].end]
+    rows = await conn.fetch(all_hosts_sql(table, key_sql, measures), edges, periods[0].start, periods[-1].end)
+    found = []
+    for r in rows:
+        if not 1 <= r["i"] <= len(periods):
+            continue  # a quarter of the first or last hour outside the range
+        label = periods[r["i"] - 1].label
+        if len(measures) == 1:
+            if r[measures[0]]:
+                found.append({"label": label, "key": r["key"], "events": r[measures[0]]})
+        elif r["active_us"] or r["sessions"]:
+            found.append({"label": label, "key": r["key"], "seconds": (r["active_us"] or 0) / 1e6,
+                          "sessions": r["sessions"] or 0})
+    return found
+
+
+async def rolled_sessions(conn: asyncpg.Connection, periods: list[Period], key: str | None,
+                          host: str | None, hourly: list[dict] | None) -> list[dict]:
+    if host is None and key in (None, "application"):
+        return await all_hosts_rows(conn, periods, key or "sessions")
+    if key is None and hourly is not None:
+        return [r for r in hourly if r["seconds"] or r["sessions"]]
+    return await rollup_session_seconds(conn, periods, key, host)
+
+
+async def rolled_files(conn: asyncpg.Connection, periods: list[Period], key: str | None,
+                       host: str | None, hourly: list[dict] | None) -> list[dict]:
+    if host is None and key in (None, "project"):
+        return await all_hosts_rows(conn, periods, key or "files")
+    if key is None and hourly is not None:
+        return [r for r in hourly if r["events"]]
+    return await rollup_file_counts(conn, periods, key, host)
 
 
 async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: str, host: str | None,
@@ -139,17 +213,11 @@ async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: s
         use_rollups = on_buckets(periods)
     if use_rollups:
         hourly = None
-        if (session_key is None or file_key is None) and on_buckets(periods, timedelta(hours=1)):
+        if host is not None and (session_key is None or file_key is None) and on_buckets(periods, timedelta(hours=1)):
             hourly = [dict(r) | {"label": periods[r["i"] - 1].label, "key": None}
                       for r in await hourly_totals(conn, periods, host)]
-        if session_key is None and hourly is not None:
-            sessions = [r for r in hourly if r["seconds"] or r["sessions"]]
-        else:
-            sessions = await rollup_session_seconds(conn, periods, session_key, host)
-        if file_key is None and hourly is not None:
-            files = [r for r in hourly if r["events"]]
-        else:
-            files = await rollup_file_counts(conn, periods, file_key, host)
+        sessions = await rolled_sessions(conn, periods, session_key, host, hourly)
+        files = await rolled_files(conn, periods, file_key, host, hourly)
     else:
         sessions = await session_seconds(conn, periods, session_key, host)
         files = await file_counts(conn, periods, file_key, host)
