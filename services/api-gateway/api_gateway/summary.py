@@ -134,6 +134,7 @@ async def rollup_file_counts(conn: asyncpg.Connection, periods: list[Period], ke
 
 # The hourly rollups across all hosts (12): (table, key column or None, the measures' column prefixes).
 ALL_HOSTS = {
+    "totals": ("activity_totals_all_1h", None, ("active_us", "sessions", "file_events")),
     "sessions": ("activity_totals_all_1h", None, ("active_us", "sessions")),
     "application": ("application_totals_all_1h", "r.application_name", ("active_us", "sessions")),
     "files": ("activity_totals_all_1h", None, ("file_events",)),
@@ -176,32 +177,35 @@ async def all_hosts_rows(conn: asyncpg.Connection, periods: list[Period], what: 
     for r in rows:
         if not 1 <= r["i"] <= len(periods):
             continue  # a quarter of the first or last hour outside the range
-        label = periods[r["i"] - 1].label
-        if len(measures) == 1:
-            if r[measures[0]]:
-                found.append({"label": label, "key": r["key"], "events": r[measures[0]]})
-        elif r["active_us"] or r["sessions"]:
-            found.append({"label": label, "key": r["key"], "seconds": (r["active_us"] or 0) / 1e6,
-                          "sessions": r["sessions"] or 0})
+        row = {"label": periods[r["i"] - 1].label, "key": r["key"]}
+        if "active_us" in measures:
+            row |= {"seconds": (r["active_us"] or 0) / 1e6, "sessions": r["sessions"] or 0}
+        if measures[-1] in ("events", "file_events"):
+            row["events"] = r[measures[-1]] or 0
+        found.append(row)
     return found
 
 
 async def rolled_sessions(conn: asyncpg.Connection, periods: list[Period], key: str | None,
-                          host: str | None, hourly: list[dict] | None) -> list[dict]:
-    if host is None and key in (None, "application"):
-        return await all_hosts_rows(conn, periods, key or "sessions")
-    if key is None and hourly is not None:
-        return [r for r in hourly if r["seconds"] or r["sessions"]]
-    return await rollup_session_seconds(conn, periods, key, host)
+                          host: str | None, totals: list[dict] | None) -> list[dict]:
+    if key is None and totals is not None:
+        rows = totals
+    elif host is None and key in (None, "application"):
+        rows = await all_hosts_rows(conn, periods, key or "sessions")
+    else:
+        return await rollup_session_seconds(conn, periods, key, host)
+    return [r for r in rows if r["seconds"] or r["sessions"]]
 
 
 async def rolled_files(conn: asyncpg.Connection, periods: list[Period], key: str | None,
-                       host: str | None, hourly: list[dict] | None) -> list[dict]:
-    if host is None and key in (None, "project"):
-        return await all_hosts_rows(conn, periods, key or "files")
-    if key is None and hourly is not None:
-        return [r for r in hourly if r["events"]]
-    return await rollup_file_counts(conn, periods, key, host)
+                       host: str | None, totals: list[dict] | None) -> list[dict]:
+    if key is None and totals is not None:
+        rows = totals
+    elif host is None and key in (None, "project"):
+        rows = await all_hosts_rows(conn, periods, key or "files")
+    else:
+        return await rollup_file_counts(conn, periods, key, host)
+    return [r for r in rows if r["events"]]
 
 
 async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: str, host: str | None,
@@ -212,12 +216,16 @@ async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: s
     if use_rollups is None:
         use_rollups = on_buckets(periods)
     if use_rollups:
-        hourly = None
-        if host is not None and (session_key is None or file_key is None) and on_buckets(periods, timedelta(hours=1)):
-            hourly = [dict(r) | {"label": periods[r["i"] - 1].label, "key": None}
+        # Totals for both sides at once where one query gives them: all hosts (12), or a host's
+        # hourly totals (11) when every edge is on a whole hour.
+        totals = None
+        if host is None and session_key is None and file_key is None:
+            totals = await all_hosts_rows(conn, periods, "totals")
+        elif host is not None and (session_key is None or file_key is None) and on_buckets(periods, timedelta(hours=1)):
+            totals = [dict(r) | {"label": periods[r["i"] - 1].label, "key": None}
                       for r in await hourly_totals(conn, periods, host)]
-        sessions = await rolled_sessions(conn, periods, session_key, host, hourly)
-        files = await rolled_files(conn, periods, file_key, host, hourly)
+        sessions = await rolled_sessions(conn, periods, session_key, host, totals)
+        files = await rolled_files(conn, periods, file_key, host, totals)
     else:
         sessions = await session_seconds(conn, periods, session_key, host)
         files = await file_counts(conn, periods, file_key, host)
