@@ -12,7 +12,10 @@
 --
 -- Rows are shared by all origins: two hosts syncing the same hour at once wait for each other's
 -- commit on those rows (a batch holds them for the rest of its transaction). Every upsert takes
--- its rows in key order, so they wait and never deadlock.
+-- its rows in key order and each trigger firing is one statement (an UPDATE's old and new rows
+-- together), so two batches wait rather than deadlock. A merge that both inserts and updates
+-- rows fires two triggers; should two hosts' merges ever cross, PostgreSQL fails one with a
+-- deadlock error, which the sync treats as transient and retries.
 --
 -- The rollup triggers of 07-11 ran one statement per rollup, each reading the batch again. Here
 -- each trigger runs one statement: the batch is aggregated once per 15 minutes and key, and each
@@ -60,11 +63,24 @@ CREATE TABLE IF NOT EXISTS project_totals_all_1h (
     PRIMARY KEY (hour, project_name)
 );
 
--- Every session rollup from the named relation's rows, added (sign 1) or removed (sign -1): the
+-- The rows a trigger (or a rebuild) adds and removes, as one FROM item with a sign column: 1 for a
+-- row added, -1 for a row removed. An UPDATE is one statement over both (its old rows out, its new
+-- rows in), so every rollup row it touches is locked once and in key order.
+CREATE OR REPLACE FUNCTION signed_rows(operation TEXT, source TEXT DEFAULT NULL) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE operation
+        WHEN 'INSERT' THEN '(SELECT r.*, 1 AS sign FROM new_rows r)'
+        WHEN 'DELETE' THEN '(SELECT r.*, -1 AS sign FROM old_rows r)'
+        WHEN 'UPDATE' THEN '(SELECT r.*, -1 AS sign FROM old_rows r UNION ALL SELECT r.*, 1 FROM new_rows r)'
+        WHEN 'REBUILD' THEN format('(SELECT r.*, 1 AS sign FROM %I r)', source)
+    END
+$$;
+
+-- Every session rollup from the signed rows (see signed_rows): the
 -- 15-minute rollup (07), the hourly totals per host (11, sessions part) and the two tables above.
 -- The parts per 15 minutes are the ones 07 computes; a sum of them is the same integer as 11's
 -- clip per hour (microseconds, exact).
-CREATE OR REPLACE FUNCTION session_rollups_sql(relation TEXT, sign INTEGER) RETURNS text
+CREATE OR REPLACE FUNCTION session_rollups_sql(signed_rows TEXT) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RETURN format($sql$
@@ -73,9 +89,9 @@ BEGIN
                    COALESCE(s.host_identifier, '') AS host, s.application_name AS app,
                    (extract(epoch FROM least(rollup_session_end(s.start_time, s.end_time, s.duration_seconds),
                                              g.bucket + interval '15 minutes')
-                                       - greatest(s.start_time, g.bucket)) * 1000000)::bigint AS us,
+                                       - greatest(s.start_time, g.bucket)) * 1000000)::bigint * s.sign AS us,
                    0 AS started
-            FROM %1$I s,
+            FROM %1$s s,
                  generate_series(date_bin('15 minutes', s.start_time, TIMESTAMPTZ 'epoch'),
                                  rollup_session_end(s.start_time, s.end_time, s.duration_seconds)
                                      - interval '1 microsecond',
@@ -83,8 +99,8 @@ BEGIN
             UNION ALL
             SELECT date_bin('15 minutes', s.start_time, TIMESTAMPTZ 'epoch'),
                    COALESCE(s.origin_id, '00000000-0000-0000-0000-000000000000'), COALESCE(s.host_identifier, ''),
-                   s.application_name, 0, 1
-            FROM %1$I s
+                   s.application_name, 0, s.sign
+            FROM %1$s s
         ), q AS MATERIALIZED (
             SELECT bucket, origin, host, app, sum(us) AS us, sum(started)::integer AS started,
                    date_bin('1 hour', bucket, TIMESTAMPTZ 'epoch') AS hour,
@@ -94,7 +110,7 @@ BEGIN
         ), by_15m AS (
             INSERT INTO session_rollup_15m AS r (bucket, origin_id, host_identifier, application_name, active_us,
                                                 sessions_started)
-            SELECT bucket, origin, host, app, %2$s * us, %2$s * started
+            SELECT bucket, origin, host, app, us, started
             FROM q
             ORDER BY 1, 2, 3, 4
             ON CONFLICT (bucket, origin_id, host_identifier, application_name) DO UPDATE
@@ -102,7 +118,7 @@ BEGIN
                     sessions_started = r.sessions_started + EXCLUDED.sessions_started
         ), by_host_1h AS (
             INSERT INTO activity_totals_1h AS r (hour, origin_id, host_identifier, active_us, sessions_started)
-            SELECT hour, origin, host, %2$s * sum(us), %2$s * sum(started)
+            SELECT hour, origin, host, sum(us), sum(started)
             FROM q
             GROUP BY 1, 2, 3
             ORDER BY 1, 2, 3
@@ -114,12 +130,12 @@ BEGIN
                                                        active_us_2, active_us_3, sessions_0, sessions_1,
                                                        sessions_2, sessions_3)
             SELECT hour, app,
-                   %2$s * COALESCE(sum(us) FILTER (WHERE k = 0), 0), %2$s * COALESCE(sum(us) FILTER (WHERE k = 1), 0),
-                   %2$s * COALESCE(sum(us) FILTER (WHERE k = 2), 0), %2$s * COALESCE(sum(us) FILTER (WHERE k = 3), 0),
-                   %2$s * COALESCE(sum(started) FILTER (WHERE k = 0), 0),
-                   %2$s * COALESCE(sum(started) FILTER (WHERE k = 1), 0),
-                   %2$s * COALESCE(sum(started) FILTER (WHERE k = 2), 0),
-                   %2$s * COALESCE(sum(started) FILTER (WHERE k = 3), 0)
+                   COALESCE(sum(us) FILTER (WHERE k = 0), 0), COALESCE(sum(us) FILTER (WHERE k = 1), 0),
+                   COALESCE(sum(us) FILTER (WHERE k = 2), 0), COALESCE(sum(us) FILTER (WHERE k = 3), 0),
+                   COALESCE(sum(started) FILTER (WHERE k = 0), 0),
+                   COALESCE(sum(started) FILTER (WHERE k = 1), 0),
+                   COALESCE(sum(started) FILTER (WHERE k = 2), 0),
+                   COALESCE(sum(started) FILTER (WHERE k = 3), 0)
             FROM q
             GROUP BY 1, 2
             ORDER BY 1, 2
@@ -134,12 +150,12 @@ BEGIN
         INSERT INTO activity_totals_all_1h AS r (hour, active_us_0, active_us_1, active_us_2, active_us_3,
                                                 sessions_0, sessions_1, sessions_2, sessions_3)
         SELECT hour,
-               %2$s * COALESCE(sum(us) FILTER (WHERE k = 0), 0), %2$s * COALESCE(sum(us) FILTER (WHERE k = 1), 0),
-               %2$s * COALESCE(sum(us) FILTER (WHERE k = 2), 0), %2$s * COALESCE(sum(us) FILTER (WHERE k = 3), 0),
-               %2$s * COALESCE(sum(started) FILTER (WHERE k = 0), 0),
-               %2$s * COALESCE(sum(started) FILTER (WHERE k = 1), 0),
-               %2$s * COALESCE(sum(started) FILTER (WHERE k = 2), 0),
-               %2$s * COALESCE(sum(started) FILTER (WHERE k = 3), 0)
+               COALESCE(sum(us) FILTER (WHERE k = 0), 0), COALESCE(sum(us) FILTER (WHERE k = 1), 0),
+               COALESCE(sum(us) FILTER (WHERE k = 2), 0), COALESCE(sum(us) FILTER (WHERE k = 3), 0),
+               COALESCE(sum(started) FILTER (WHERE k = 0), 0),
+               COALESCE(sum(started) FILTER (WHERE k = 1), 0),
+               COALESCE(sum(started) FILTER (WHERE k = 2), 0),
+               COALESCE(sum(started) FILTER (WHERE k = 3), 0)
         FROM q
         GROUP BY 1
         ORDER BY 1
@@ -148,13 +164,13 @@ BEGIN
                 active_us_2 = r.active_us_2 + EXCLUDED.active_us_2, active_us_3 = r.active_us_3 + EXCLUDED.active_us_3,
                 sessions_0 = r.sessions_0 + EXCLUDED.sessions_0, sessions_1 = r.sessions_1 + EXCLUDED.sessions_1,
                 sessions_2 = r.sessions_2 + EXCLUDED.sessions_2, sessions_3 = r.sessions_3 + EXCLUDED.sessions_3
-    $sql$, relation, sign);
+    $sql$, signed_rows);
 END;
 $$;
 
--- Every file-change rollup from the named relation's rows: per project (09, with its counts per
+-- Every file-change rollup from the signed rows: per project (09, with its counts per
 -- type) and per extension (09), the hourly totals per host (11, file part), the tables above.
-CREATE OR REPLACE FUNCTION file_rollups_sql(relation TEXT, sign INTEGER) RETURNS text
+CREATE OR REPLACE FUNCTION file_rollups_sql(signed_rows TEXT) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RETURN format($sql$
@@ -162,17 +178,17 @@ BEGIN
             SELECT date_bin('15 minutes', f.event_time, TIMESTAMPTZ 'epoch') AS bucket,
                    COALESCE(f.origin_id, '00000000-0000-0000-0000-000000000000') AS origin,
                    COALESCE(f.host_identifier, '') AS host, COALESCE(f.project_name, '') AS project,
-                   COALESCE(f.file_extension, '') AS ext, f.event_type AS type, count(*)::integer AS n
-            FROM %1$I f
+                   COALESCE(f.file_extension, '') AS ext, f.event_type AS type, sum(f.sign)::integer AS n
+            FROM %1$s f
             GROUP BY 1, 2, 3, 4, 5, 6
         ), by_project AS (
             INSERT INTO file_project_rollup_15m AS r (bucket, origin_id, host_identifier, project_name, events,
                                                      created, modified, deleted, moved)
-            SELECT bucket, origin, host, project, %2$s * sum(n),
-                   %2$s * COALESCE(sum(n) FILTER (WHERE type = 'created'), 0),
-                   %2$s * COALESCE(sum(n) FILTER (WHERE type = 'modified'), 0),
-                   %2$s * COALESCE(sum(n) FILTER (WHERE type = 'deleted'), 0),
-                   %2$s * COALESCE(sum(n) FILTER (WHERE type = 'moved'), 0)
+            SELECT bucket, origin, host, project, sum(n),
+                   COALESCE(sum(n) FILTER (WHERE type = 'created'), 0),
+                   COALESCE(sum(n) FILTER (WHERE type = 'modified'), 0),
+                   COALESCE(sum(n) FILTER (WHERE type = 'deleted'), 0),
+                   COALESCE(sum(n) FILTER (WHERE type = 'moved'), 0)
             FROM q
             GROUP BY 1, 2, 3, 4
             ORDER BY 1, 2, 3, 4
@@ -182,7 +198,7 @@ BEGIN
                     moved = r.moved + EXCLUDED.moved
         ), by_extension AS (
             INSERT INTO file_extension_rollup_15m AS r (bucket, origin_id, host_identifier, file_extension, events)
-            SELECT bucket, origin, host, ext, %2$s * sum(n)
+            SELECT bucket, origin, host, ext, sum(n)
             FROM q
             GROUP BY 1, 2, 3, 4
             ORDER BY 1, 2, 3, 4
@@ -196,7 +212,7 @@ BEGIN
             GROUP BY 1, 2, 3, 4, 5
         ), by_host_1h AS (
             INSERT INTO activity_totals_1h AS r (hour, origin_id, host_identifier, file_events)
-            SELECT hour, origin, host, %2$s * sum(n)
+            SELECT hour, origin, host, sum(n)
             FROM hq
             GROUP BY 1, 2, 3
             ORDER BY 1, 2, 3
@@ -204,8 +220,8 @@ BEGIN
         ), by_project_all AS (
             INSERT INTO project_totals_all_1h AS r (hour, project_name, events_0, events_1, events_2, events_3)
             SELECT hour, project,
-                   %2$s * COALESCE(sum(n) FILTER (WHERE k = 0), 0), %2$s * COALESCE(sum(n) FILTER (WHERE k = 1), 0),
-                   %2$s * COALESCE(sum(n) FILTER (WHERE k = 2), 0), %2$s * COALESCE(sum(n) FILTER (WHERE k = 3), 0)
+                   COALESCE(sum(n) FILTER (WHERE k = 0), 0), COALESCE(sum(n) FILTER (WHERE k = 1), 0),
+                   COALESCE(sum(n) FILTER (WHERE k = 2), 0), COALESCE(sum(n) FILTER (WHERE k = 3), 0)
             FROM hq
             GROUP BY 1, 2
             ORDER BY 1, 2
@@ -215,8 +231,8 @@ BEGIN
         )
         INSERT INTO activity_totals_all_1h AS r (hour, file_events_0, file_events_1, file_events_2, file_events_3)
         SELECT hour,
-               %2$s * COALESCE(sum(n) FILTER (WHERE k = 0), 0), %2$s * COALESCE(sum(n) FILTER (WHERE k = 1), 0),
-               %2$s * COALESCE(sum(n) FILTER (WHERE k = 2), 0), %2$s * COALESCE(sum(n) FILTER (WHERE k = 3), 0)
+               COALESCE(sum(n) FILTER (WHERE k = 0), 0), COALESCE(sum(n) FILTER (WHERE k = 1), 0),
+               COALESCE(sum(n) FILTER (WHERE k = 2), 0), COALESCE(sum(n) FILTER (WHERE k = 3), 0)
         FROM hq
         GROUP BY 1
         ORDER BY 1
@@ -225,19 +241,18 @@ BEGIN
                 file_events_1 = r.file_events_1 + EXCLUDED.file_events_1,
                 file_events_2 = r.file_events_2 + EXCLUDED.file_events_2,
                 file_events_3 = r.file_events_3 + EXCLUDED.file_events_3
-    $sql$, relation, sign);
+    $sql$, signed_rows);
 END;
 $$;
 
 CREATE OR REPLACE FUNCTION session_rollup_trigger() RETURNS trigger
 LANGUAGE plpgsql SET jit = off AS $$
 BEGIN
+    EXECUTE session_rollups_sql(signed_rows(TG_OP));
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        EXECUTE session_rollups_sql('old_rows', -1);
         EXECUTE host_totals_sql('old_rows', 'desktop_activity_sessions', 'start_time', -1);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        EXECUTE session_rollups_sql('new_rows', 1);
         EXECUTE host_totals_sql('new_rows', 'desktop_activity_sessions', 'start_time', 1);
     END IF;
     RETURN NULL;
@@ -247,12 +262,11 @@ $$;
 CREATE OR REPLACE FUNCTION file_event_rollup_trigger() RETURNS trigger
 LANGUAGE plpgsql SET jit = off AS $$
 BEGIN
+    EXECUTE file_rollups_sql(signed_rows(TG_OP));
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        EXECUTE file_rollups_sql('old_rows', -1);
         EXECUTE host_totals_sql('old_rows', 'file_change_events', 'event_time', -1);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        EXECUTE file_rollups_sql('new_rows', 1);
         EXECUTE host_totals_sql('new_rows', 'file_change_events', 'event_time', 1);
     END IF;
     RETURN NULL;
@@ -288,8 +302,8 @@ BEGIN
     TRUNCATE session_rollup_15m, file_project_rollup_15m, file_extension_rollup_15m, file_event_rollup_15m,
              host_table_totals, activity_totals_1h, activity_totals_all_1h, application_totals_all_1h,
              project_totals_all_1h;
-    EXECUTE session_rollups_sql('desktop_activity_sessions', 1);
-    EXECUTE file_rollups_sql('file_change_events', 1);
+    EXECUTE session_rollups_sql(signed_rows('REBUILD', 'desktop_activity_sessions'));
+    EXECUTE file_rollups_sql(signed_rows('REBUILD', 'file_change_events'));
     EXECUTE host_totals_sql('desktop_activity_sessions', 'desktop_activity_sessions', 'start_time', 1);
     EXECUTE host_totals_sql('file_change_events', 'file_change_events', 'event_time', 1);
 END;
