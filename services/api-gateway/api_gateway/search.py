@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from api_gateway.hosts import host_condition
+from api_gateway.hosts import host_filter
 
 EVENT_TYPES = ("created", "modified", "deleted", "moved")
 #: The expression for a session's end: an open session (no end synced yet) counts as lasting
@@ -21,6 +21,8 @@ SESSION_COLUMNS = (
     "s.id, s.host_identifier, s.application_name, s.window_title, s.start_time, s.end_time, "
     "s.duration_seconds, s.origin_id, s.local_id"
 )
+
+
 FILE_COLUMNS = (
     "f.id, f.host_identifier, f.event_time, f.event_type, f.file_path, f.old_file_path, f.file_name, "
     "f.file_extension, f.file_size, f.is_symlink, f.monitored_root, f.project_name, f.origin_id, f.local_id"
@@ -74,7 +76,7 @@ def session_query(f: SessionFilter, after: tuple[datetime, int] | None, limit: i
     b.add("s.start_time >= {}", f.start)
     b.add("s.start_time < {}", f.end)
     if f.host:
-        b.add(host_condition("s", "{0}"), f.host)
+        b.add(host_filter("s", "{0}"), f.host)
     if f.application:
         b.add("s.application_name = {}", f.application)
     if f.q:
@@ -92,7 +94,7 @@ def file_query(f: FileFilter, after: tuple[datetime, int] | None, limit: int) ->
     b.add("f.event_time >= {}", f.start)
     b.add("f.event_time < {}", f.end)
     if f.host:
-        b.add(host_condition("f", "{0}"), f.host)
+        b.add(host_filter("f", "{0}"), f.host)
     if f.project:
         b.add("f.project_name = {}", f.project)
     if f.extension:

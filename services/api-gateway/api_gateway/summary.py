@@ -5,10 +5,12 @@ handed to PostgreSQL as arrays; each session counts, in each period it touches, 
 inside it, and as one session in the period where it started.
 
 When every period edge falls on a 15-minute boundary of UTC (every local midnight of every IANA
-zone in use does), the 15-minute rollups (07, 09) answer, exactly; an edge in between (a range
-given as ``10:07``) falls back to the raw rows, with the same result. Totals that need no group
-(the heatmap, the file changes beside time per application) come from the hourly totals (11)
-when every edge is on a whole hour of UTC.
+zone in use does), the rollups answer, exactly; an edge in between (a range given as ``10:07``)
+falls back to the raw rows, with the same result. With no host given, totals, time per
+application and file changes per project come from the hourly rollups across all hosts (12),
+whose quarter-hour columns split an hour that a period edge cuts; the other groups from the
+15-minute rollups (07, 09). With a host, totals come from the hourly totals per host (11) when
+every edge is on a whole hour of UTC, everything else from the 15-minute rollups.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
-from api_gateway.hosts import host_filter
 from api_gateway.periods import Period
+from api_gateway.hosts import host_filter
 from api_gateway.search import SESSION_END
 
 GROUPS = ("application", "project", "host", "extension", "none")
@@ -43,7 +45,7 @@ async def hourly_totals(conn: asyncpg.Connection, periods: list[Period], host: s
         SELECT width_bucket(r.hour, $1::timestamptz[]) AS i, (sum(r.active_us) / 1e6)::float8 AS seconds,
                sum(r.sessions_started)::bigint AS sessions, sum(r.file_events)::bigint AS events
         FROM activity_totals_1h r
-        WHERE r.hour >= $2 AND r.hour < $3 AND {host_filter('r', '$4')}
+        WHERE r.hour >= $2 AND r.hour < $3 AND {host_filter("r", "$4")}
         GROUP BY 1
         """,
         [p.start for p in periods], periods[0].start, periods[-1].end, host,
@@ -70,7 +72,7 @@ async def session_seconds(conn: asyncpg.Connection, periods: list[Period], key: 
           ON s.start_time < p.e AND ({SESSION_END} > p.s OR s.start_time >= p.s)
         WHERE (session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($4, $5, '[)')
                OR (s.start_time >= $4 AND s.start_time < $5))  -- zero-length sessions still count as started
-          AND {host_filter('s', '$6')}
+          AND {host_filter("s", "$6")}
         GROUP BY 1, 2
         """,
         starts, ends, labels, periods[0].start, periods[-1].end, host,
@@ -87,7 +89,7 @@ async def file_counts(conn: asyncpg.Connection, periods: list[Period], key: str 
         SELECT p.label, {key_sql} AS key, count(*) AS events
         FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
         JOIN file_change_events f ON f.event_time >= p.s AND f.event_time < p.e
-        WHERE f.event_time >= $4 AND f.event_time < $5 AND {host_filter('f', '$6')}
+        WHERE f.event_time >= $4 AND f.event_time < $5 AND {host_filter("f", "$6")}
         GROUP BY 1, 2
         """,
         starts, ends, labels, periods[0].start, periods[-1].end, host,
@@ -104,7 +106,7 @@ async def rollup_session_seconds(conn: asyncpg.Connection, periods: list[Period]
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key,
                (sum(r.active_us) / 1e6)::float8 AS seconds, sum(r.sessions_started)::bigint AS sessions
         FROM session_rollup_15m r
-        WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter('r', '$4')}
+        WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter("r", "$4")}
         GROUP BY 1, 2
         HAVING sum(r.active_us) <> 0 OR sum(r.sessions_started) <> 0
         """,
@@ -122,13 +124,89 @@ async def rollup_file_counts(conn: asyncpg.Connection, periods: list[Period], ke
         f"""
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key, sum(r.events)::bigint AS events
         FROM {table} r
-        WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter('r', '$4')}
+        WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter("r", "$4")}
         GROUP BY 1, 2
         HAVING sum(r.events) <> 0
         """,
         [p.start for p in periods], periods[0].start, periods[-1].end, host,
     )
     return [{"label": periods[r["i"] - 1].label, "key": r["key"], "events": r["events"]} for r in rows]
+
+
+# The hourly rollups across all hosts (12): (table, key column or None, the measures' column prefixes).
+ALL_HOSTS = {
+    "totals": ("activity_totals_all_1h", None, ("active_us", "sessions", "file_events")),
+    "sessions": ("activity_totals_all_1h", None, ("active_us", "sessions")),
+    "application": ("application_totals_all_1h", "r.application_name", ("active_us", "sessions")),
+    "files": ("activity_totals_all_1h", None, ("file_events",)),
+    "project": ("project_totals_all_1h", "NULLIF(r.project_name, '')", ("events",)),
+}
+QUARTERS = range(4)
+
+
+def all_hosts_sql(table: str, key_sql: str | None, measures: tuple[str, ...]) -> str:
+    """Per period index and key, each measure summed: an hour within one period counts whole, an
+    hour that a period edge cuts counts quarter by quarter ($1: the period starts and the last end)."""
+    key = key_sql or "NULL::text"
+    # Every row in the first branch (no filter: the planner then sizes its aggregate right), counting
+    # only if its hour lies within one period; the few hours cut by an edge in the second.
+    whole = ", ".join(f"sum(CASE WHEN r.i0 = r.i3 THEN {' + '.join(f'r.{m}_{k}' for k in QUARTERS)} END)::bigint AS {m}"
+                      for m in measures)
+    split = ", ".join(f"sum(q.{m})::bigint" for m in measures)
+    quarters = ", ".join(f"ARRAY[{', '.join(f'r.{m}_{k}' for k in QUARTERS)}]" for m in measures)
+    return f"""
+        WITH r AS MATERIALIZED (
+            SELECT r.*, {key} AS key, width_bucket(r.hour, $1::timestamptz[]) AS i0,
+                   width_bucket(r.hour + interval '45 minutes', $1::timestamptz[]) AS i3
+            FROM {table} r
+            WHERE r.hour >= date_bin('1 hour', $2::timestamptz, TIMESTAMPTZ 'epoch') AND r.hour < $3
+        )
+        SELECT r.i0 AS i, r.key, {whole} FROM r GROUP BY 1, 2
+        UNION ALL
+        SELECT width_bucket(r.hour + q.k * interval '15 minutes', $1::timestamptz[]), r.key, {split}
+        FROM r CROSS JOIN LATERAL unnest(ARRAY[0, 1, 2, 3], {quarters}) AS q(k, {", ".join(measures)})
+        WHERE r.i0 <> r.i3 GROUP BY 1, 2
+        """
+
+
+async def all_hosts_rows(conn: asyncpg.Connection, periods: list[Period], what: str) -> list[dict]:
+    """Rows of :data:`ALL_HOSTS` ``what`` as the summary takes them: label, key and the period's figures."""
+    table, key_sql, measures = ALL_HOSTS[what]
+    edges = [p.start for p in periods] + [periods[-1].end]
+    rows = await conn.fetch(all_hosts_sql(table, key_sql, measures), edges, periods[0].start, periods[-1].end)
+    found = []
+    for r in rows:
+        if not 1 <= r["i"] <= len(periods):
+            continue  # a quarter of the first or last hour outside the range
+        row = {"label": periods[r["i"] - 1].label, "key": r["key"]}
+        if "active_us" in measures:
+            row |= {"seconds": (r["active_us"] or 0) / 1e6, "sessions": r["sessions"] or 0}
+        if measures[-1] in ("events", "file_events"):
+            row["events"] = r[measures[-1]] or 0
+        found.append(row)
+    return found
+
+
+async def rolled_sessions(conn: asyncpg.Connection, periods: list[Period], key: str | None,
+                          host: str | None, totals: list[dict] | None) -> list[dict]:
+    if key is None and totals is not None:
+        rows = totals
+    elif host is None and key in (None, "application"):
+        rows = await all_hosts_rows(conn, periods, key or "sessions")
+    else:
+        return await rollup_session_seconds(conn, periods, key, host)
+    return [r for r in rows if r["seconds"] or r["sessions"]]
+
+
+async def rolled_files(conn: asyncpg.Connection, periods: list[Period], key: str | None,
+                       host: str | None, totals: list[dict] | None) -> list[dict]:
+    if key is None and totals is not None:
+        rows = totals
+    elif host is None and key in (None, "project"):
+        rows = await all_hosts_rows(conn, periods, key or "files")
+    else:
+        return await rollup_file_counts(conn, periods, key, host)
+    return [r for r in rows if r["events"]]
 
 
 async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: str, host: str | None,
@@ -139,18 +217,16 @@ async def summarize(conn: asyncpg.Connection, periods: list[Period], group_by: s
     if use_rollups is None:
         use_rollups = on_buckets(periods)
     if use_rollups:
-        hourly = None
-        if (session_key is None or file_key is None) and on_buckets(periods, timedelta(hours=1)):
-            hourly = [dict(r) | {"label": periods[r["i"] - 1].label, "key": None}
+        # Totals for both sides at once where one query gives them: all hosts (12), or a host's
+        # hourly totals (11) when every edge is on a whole hour.
+        totals = None
+        if host is None and session_key is None and file_key is None:
+            totals = await all_hosts_rows(conn, periods, "totals")
+        elif host is not None and (session_key is None or file_key is None) and on_buckets(periods, timedelta(hours=1)):
+            totals = [dict(r) | {"label": periods[r["i"] - 1].label, "key": None}
                       for r in await hourly_totals(conn, periods, host)]
-        if session_key is None and hourly is not None:
-            sessions = [r for r in hourly if r["seconds"] or r["sessions"]]
-        else:
-            sessions = await rollup_session_seconds(conn, periods, session_key, host)
-        if file_key is None and hourly is not None:
-            files = [r for r in hourly if r["events"]]
-        else:
-            files = await rollup_file_counts(conn, periods, file_key, host)
+        sessions = await rolled_sessions(conn, periods, session_key, host, totals)
+        files = await rolled_files(conn, periods, file_key, host, totals)
     else:
         sessions = await session_seconds(conn, periods, session_key, host)
         files = await file_counts(conn, periods, file_key, host)

@@ -8,12 +8,12 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from api_gateway import hosts, search, summary
+from api_gateway import search, summary
+from api_gateway.day_lanes import day_lanes
 from api_gateway.auth import Principal, api_reader
 from api_gateway.params import decode_cursor, encode_cursor, local_midnight, parse_date, parse_range, parse_tz, today_in
 from api_gateway.periods import periods_between, period_start, next_period_start
 from api_gateway.routes.common import CURSOR, END, HOST, LIMIT, START, TZ, FileArgs, SessionArgs, file_args, now, session_args
-from api_gateway.timeline import Session, lanes
 
 # Routes return JSONResponse of plain JSON values: FastAPI's generic encoder walks every value
 # of a response again, which on a busy day's timeline cost more than the query.
@@ -84,23 +84,9 @@ async def build_timeline(request: Request, day: str | None, tz: str | None, host
     the_day = parse_date(day, "date") if day else today_in(zone, now(request))
     lower, upper = local_midnight(the_day, zone), local_midnight(the_day + timedelta(days=1), zone)
     async with request.app.state.pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT s.id, s.host_identifier, s.application_name, s.window_title, s.start_time, "
-            f"{search.SESSION_END} AS end_time FROM desktop_activity_sessions s "
-            "WHERE session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($1, $2, '[)') "
-            f"AND {hosts.host_filter('s', '$3')} "
-            "ORDER BY s.start_time, s.id",
-            lower, upper, host,
-        )
-    sessions = [Session(r["id"], r["host_identifier"] or "(unknown host)", r["application_name"], r["window_title"],
-                        r["start_time"], r["end_time"]) for r in rows]
-    by_host = lanes(sessions, lower, upper)
-    return {
-        "date": the_day.isoformat(), "tz": zone.key, "start": lower.isoformat(), "end": upper.isoformat(),
-        "lanes": [{"host_identifier": name, "active_seconds": round(sum((s.end - s.start).total_seconds()
-                                                                           for s in segs), 3),
-                   "segments": [s.as_json() for s in segs]} for name, segs in by_host.items()],
-    }
+        found = await day_lanes(conn, lower, upper, host)
+    return {"date": the_day.isoformat(), "tz": zone.key, "start": lower.isoformat(), "end": upper.isoformat(),
+            "lanes": found}
 
 
 @router.get("/timeline", summary="one day as lanes per host, sessions clipped to the day, short runs merged")

@@ -81,6 +81,8 @@
       });
       tl.setOption({
         backgroundColor: "transparent",
+        // A busy day is about a thousand bars: drawn at once, without an animation per bar.
+        animation: false,
         tooltip: { formatter: function (p) {
           var s = p.data.seg;
           var what = s.sessions > 1 ? s.sessions + " short sessions" : escapeHtml(s.title || "");
