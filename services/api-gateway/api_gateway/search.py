@@ -25,7 +25,8 @@ SESSION_COLUMNS = (
 
 FILE_COLUMNS = (
     "f.id, f.host_identifier, f.event_time, f.event_type, f.file_path, f.old_file_path, f.file_name, "
-    "f.file_extension, f.file_size, f.is_symlink, f.monitored_root, f.project_name, f.origin_id, f.local_id"
+    "f.file_extension, f.file_size, f.is_symlink, f.monitored_root, f.project_name, f.origin_id, f.local_id, "
+    "f.detected_by, f.detected_at"
 )
 
 
@@ -122,6 +123,9 @@ def session_json(row) -> dict:
         "duration_seconds": row["duration_seconds"],
         "origin_id": str(row["origin_id"]) if row["origin_id"] else None,
         "local_id": row["local_id"],
+        # 'watcher', or 'reconciliation': found at the agent's start-up (changed while it was not watching)
+        "detected_by": row["detected_by"] or "watcher",
+        "detected_at": row["detected_at"].isoformat() if row["detected_at"] else None,
     }
 
 
@@ -141,4 +145,7 @@ def file_json(row) -> dict:
         "project_name": row["project_name"],
         "origin_id": str(row["origin_id"]) if row["origin_id"] else None,
         "local_id": row["local_id"],
+        # 'watcher', or 'reconciliation': found at the agent's start-up (changed while it was not watching)
+        "detected_by": row["detected_by"] or "watcher",
+        "detected_at": row["detected_at"].isoformat() if row["detected_at"] else None,
     }

@@ -193,3 +193,19 @@ async def test_sync_status_says_ok_lagging_or_failing_per_host_and_table(api, se
     assert (failing["state"], failing["last_failure_message"]) == ("failing", "refused")
     assert failing["failing_since"] == (NOW - timedelta(minutes=50)).isoformat()
     assert (failing["runs_today"], failing["rows_today"]) == (3, 10)
+
+
+async def test_a_change_found_at_the_agents_start_up_says_so_in_the_api_the_export_and_the_page(api, seed, pg):
+    await seed.file_event(utc(2026, 11, 30, 9), "/home/me/src/repro/seen.py")
+    found = await seed.file_event(utc(2026, 11, 30, 8), "/home/me/src/repro/while_down.py", event_type="created")
+    await pg.execute("UPDATE file_change_events SET detected_by = 'reconciliation', detected_at = $2 WHERE id = $1",
+                     found, utc(2026, 11, 30, 9, 5))
+    day = {"start": "2026-11-30", "end": "2026-11-30", "tz": "UTC"}
+    items = (await api.get("/api/v1/activities/file-events", params=day)).json()["items"]
+    marks = {i["file_name"]: (i["detected_by"], i["detected_at"]) for i in items}
+    assert marks == {"seen.py": ("watcher", None), "while_down.py": ("reconciliation", "2026-11-30T09:05:00+00:00")}
+    exported = (await api.get("/api/v1/export/file-events.csv", params=day)).text
+    assert "detected_by" in exported.splitlines()[0] and "reconciliation" in exported
+    page = (await api.get("/files", params={"date": "2026-11-30", "tz": "UTC"})).text
+    row_of = {name: next(line for line in page.splitlines() if name in line) for name in ("seen.py", "while_down.py")}
+    assert "found at start-up" in row_of["while_down.py"] and "found at start-up" not in row_of["seen.py"]

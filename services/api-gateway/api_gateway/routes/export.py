@@ -26,7 +26,8 @@ CHUNK = 2000
 SESSION_FIELDS = ["id", "host_identifier", "application_name", "window_title", "start_time", "end_time",
                   "duration_seconds", "origin_id", "local_id"]
 FILE_FIELDS = ["id", "host_identifier", "event_time", "event_type", "file_path", "old_file_path", "file_name",
-               "file_extension", "file_size", "is_symlink", "monitored_root", "project_name", "origin_id", "local_id"]
+               "file_extension", "file_size", "is_symlink", "monitored_root", "project_name", "origin_id", "local_id",
+               "detected_by", "detected_at"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
