@@ -123,9 +123,6 @@ def session_json(row) -> dict:
         "duration_seconds": row["duration_seconds"],
         "origin_id": str(row["origin_id"]) if row["origin_id"] else None,
         "local_id": row["local_id"],
-        # 'watcher', or 'reconciliation': found at the agent's start-up (changed while it was not watching)
-        "detected_by": row["detected_by"] or "watcher",
-        "detected_at": row["detected_at"].isoformat() if row["detected_at"] else None,
     }
 
 
