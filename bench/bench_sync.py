@@ -311,7 +311,7 @@ def render(results: dict[int, dict[str, dict]], batches: list[int], default_batc
         f"{platform.python_version()}, PostgreSQL {_server_version()} on loopback (TCP), the indexed "
         "`file_change_events` table of `services/database/init`.",
         "",
-        "Command: `make bench` (that is, `.venv/bin/python bench/bench_sync.py --write docs/benchmarks.md`).",
+        f"Command: `.venv/bin/python bench/{' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}`.",
         f"Load average (1, 5, 15 min) before the run: {load[0]}; after: {load[1]}.",
         "",
         "| backlog | method | rows/s | seconds | peak memory | CPU s per 1M rows | vs COPY | vs plan |",
