@@ -1,37 +1,7 @@
-"""Waiting on a condition with a deadline: the one way tests wait (never a fixed sleep)."""
+"""Waiting on a condition with a deadline: the one way tests wait (never a fixed sleep).
 
-from __future__ import annotations
+The helpers live in :mod:`reprospective_db.testing`, shared by every project's tests."""
 
-import asyncio
-import inspect
-import time
-from collections.abc import Callable
-from typing import Any
+from reprospective_db.testing import eventually, wait_until
 
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition", interval: float = 0.005):
-    """Poll ``predicate`` until it returns something truthy, and return that; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-async def eventually(
-    predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition", interval: float = 0.005
-):
-    """:func:`wait_until` for the event loop; ``predicate`` may be a plain or an async function."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(interval)
+__all__ = ["eventually", "wait_until"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
@@ -12,6 +10,8 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+
+from reprospective_db.testing import eventually as shared_eventually
 
 from api_gateway.app import create_app
 from api_gateway.config import Settings
@@ -36,17 +36,9 @@ async def serve(settings: Settings, *, client: tuple[str, int] = ("127.0.0.1", 4
 
 
 async def eventually(predicate, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
-    """Await ``predicate()`` (plain or async) until it is truthy and return it; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(interval)
+    """The shared wait on a condition (never a fixed sleep), with a longer default deadline for
+    tests that start processes and browsers."""
+    return await shared_eventually(predicate, timeout, what, interval)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ pooling mode in front of such a server, as a fleet of hosts would reach a shared
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import itertools
 import os
 import pwd
@@ -18,14 +20,46 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from reprospective_db.cluster import SERVER_USER, EmbeddedPostgres
 from reprospective_db.errors import ClusterError
 from reprospective_db.schema import migrations_dir
 
 TEMPLATE = "reprospective_template"
+
+
+# -- waiting on a condition with a deadline: the one way tests wait (never a fixed sleep) --
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition", interval: float = 0.005):
+    """Poll ``predicate`` until it returns something truthy, and return that; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+async def eventually(
+    predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition", interval: float = 0.005
+):
+    """:func:`wait_until` for the event loop; ``predicate`` may be a plain or an async function."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
 
 
 def free_port() -> int:
