@@ -377,6 +377,14 @@ class SyncManager:
             log.debug("sync: one connection only (%s)", self._safe(describe(exc)))
             yield None
             return
+        async with self._lent(conn):
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _lent(self, conn: asyncpg.Connection):
+        """``conn``, taken from the pool, in use until the block ends (``terminate()`` closes
+        connections in use outright), then given back."""
+        assert self._pool is not None
         self._in_use.add(conn)
         try:
             yield conn
@@ -503,12 +511,8 @@ class SyncManager:
             conn = await self._acquire_waiting_for_slot()
         else:
             conn = await self._pool.acquire(timeout=self.connect_timeout)
-        self._in_use.add(conn)
-        try:
+        async with self._lent(conn):
             yield conn
-        finally:
-            self._in_use.discard(conn)
-            await self._pool.release(conn)
 
     async def _acquire_waiting_for_slot(self) -> asyncpg.Connection:
         """A full server ("too many clients", "remaining connection slots are reserved") is many
