@@ -36,7 +36,6 @@ import random
 import shutil
 import signal
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
@@ -44,9 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks_doc import replace_section
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "host-agent"))
-from tests.support.agent import AgentProcess  # noqa: E402  (the tests' own process wrapper)
+from host_agent.testing import AgentProcess
 
 HEADING = "## Kill -9"
 

@@ -16,7 +16,7 @@ ARCHITECTURE = PACKAGE.parents[1] / "ARCHITECTURE.md"
 #: (layer, module prefixes), top first; the same rows as ARCHITECTURE.md's table.
 LAYERS = [
     ("entry", ("host_agent.cli", "host_agent.__main__", "host_agent.logging_setup",
-               "host_agent.collectors.linux_x11_monitor")),
+               "host_agent.collectors.linux_x11_monitor", "host_agent.testing")),
     ("agent", ("host_agent.agent",)),
     ("ops", ("host_agent.ops",)),
     ("collectors", ("host_agent.collectors",)),
