@@ -28,15 +28,9 @@ WAITING = "has no free connection slot"
 
 @pytest.fixture(scope="module")
 def small_server():
-    server = TestServer(
-        prefix="reprospective-pg-small-",
-        settings={"max_connections": MAX_CONNECTIONS, "superuser_reserved_connections": RESERVED},
-    )
-    server.start()
-    try:
+    settings = {"max_connections": MAX_CONNECTIONS, "superuser_reserved_connections": RESERVED}
+    with TestServer(prefix="reprospective-pg-small-", settings=settings) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -16,12 +16,8 @@ from reprospective_db.testing import PgBouncer, TestServer
 @pytest.fixture(scope="session")
 def pg_server():
     """One real PostgreSQL server for the whole test session."""
-    server = TestServer()
-    server.start()
-    try:
+    with TestServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -48,12 +44,8 @@ def pg_url(pg_server, pg_database) -> str:
 @pytest.fixture(scope="session")
 def pgbouncer(pg_server):
     """A real PgBouncer in transaction pooling mode in front of the session's server."""
-    bouncer = PgBouncer(pg_server)
-    bouncer.start()
-    try:
+    with PgBouncer(pg_server) as bouncer:
         yield bouncer
-    finally:
-        bouncer.stop()
 
 
 @pytest.fixture

@@ -68,7 +68,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class TestServer:
+class _Started:
+    """``with Server(...) as server:`` starts it and always stops it."""
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class TestServer(_Started):
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
     def __init__(self, prefix: str = "reprospective-pg-", settings: Mapping[str, str | int] | None = None) -> None:
@@ -134,7 +145,7 @@ class TestServer:
 BOUNCER_START_SECONDS = 30
 
 
-class PgBouncer:
+class PgBouncer(_Started):
     """A PgBouncer process on a free loopback port, in front of a :class:`TestServer`.
 
     Transaction pooling (``pool_mode = transaction``): a client has a server connection only
