@@ -187,7 +187,8 @@ class XDisplay:
             found = await asyncio.to_thread(self.xdotool, "search", "--onlyvisible", "--classname", name)
             return found.stdout.split()[0] if found.returncode == 0 and found.stdout.strip() else ""
 
-        wid = await eventually(mapped, 30, f"the window {name} to be mapped")
+        # A loaded machine can take long to start an X client; the wait ends as soon as it is mapped.
+        wid = await eventually(mapped, 90, f"the window {name} to be mapped")
 
         async def active() -> bool:
             await asyncio.to_thread(self.xdotool, "windowactivate", wid)
