@@ -16,7 +16,7 @@ from host_agent.collectors.files.directories import (
     PostgresDirectories,
     StaticDirectories,
 )
-from host_agent.core.identity import host_identifier
+from host_agent.core.identity import host_id, host_identifier
 
 from tests.collectors.fs_harness import RecordedLoads, read_events, running_watcher, settings, wait_for_rows
 from tests.support.waiting import eventually
@@ -69,6 +69,29 @@ async def test_a_host_watches_its_own_rows_and_the_shared_ones_but_not_another_h
     other = await source_for(pg_url, [folders[2]], data_dir, host="third_host").load()
     assert other.directories == (folders[0],)
     assert await pg.fetchval("SELECT count(*) FROM monitored_directories") == 3
+
+
+async def test_a_renamed_host_keeps_the_directories_set_for_it_and_a_namesake_does_not_get_them(
+    pg_url, pg, folders, data_dir, tmp_path
+):
+    def source(name: str, folder: Path, config_dirs) -> PostgresDirectories:
+        return PostgresDirectories(pg_url, config_dirs, folder / CACHE_FILE_NAME, host=name, data_dir=folder, timeout=2)
+
+    first = await source("laptop_me", data_dir, folders[:1]).load()
+    assert first.directories == (folders[0],)
+    me = host_id(data_dir)
+    assert await pg.fetchval("SELECT host_id FROM monitored_directories") == me
+    await pg.execute("INSERT INTO monitored_directories (directory_path, host_id, host_identifier) VALUES ($1, $2, $3)",
+                     str(folders[1]), me, "laptop_me")
+
+    renamed = await source("laptop_renamed", data_dir, folders[2:]).load()
+    assert renamed.directories == (folders[0], folders[1])
+    assert await pg.fetchval("SELECT count(*) FROM monitored_directories") == 2  # config.yaml not copied again
+
+    namesake_folder = tmp_path / "namesake"
+    namesake = await source("laptop_me", namesake_folder, []).load()
+    assert namesake.directories == ()
+    assert host_id(namesake_folder) != me
 
 
 async def test_a_table_with_rows_is_not_filled_and_only_enabled_rows_count(pg_url, pg, folders, data_dir):

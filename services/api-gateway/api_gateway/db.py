@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 #: The schema the gateway's queries need: 05 gave monitored_directories its host column, 07 the
 #: rollups, 08 the session span index, 09 the per-project and per-extension rollups, 10 the
 #: per-host totals, 11 the hourly totals, 12 the hourly rollups across all hosts, 13 the hosts and
-#: their origins. Every version up to it must be applied.
-REQUIRED_VERSION = 13
+#: their origins, 14 how a file change was found, 17 the host id of a monitored directory. Every
+#: version up to it must be applied.
+REQUIRED_VERSION = 17
 
 
 #: Session settings a pooler may refuse at start-up (PgBouncer accepts only a few, such as

@@ -30,10 +30,63 @@ async def test_the_row_written_is_the_one_the_agent_reads(api, pg):
     await api.post("/api/v1/directories", json={"directory_path": "/srv/theirs", "host_identifier": "desk_you"})
     await api.post("/api/v1/directories", json={"directory_path": "/srv/off", "enabled": False})
     rows = await pg.fetch("SELECT directory_path FROM monitored_directories WHERE enabled "
-                          "AND (host_identifier IS NULL OR host_identifier = $1) ORDER BY directory_path", "laptop_me")
+                          "AND directory_applies_to(host_id, host_identifier, NULL, $1) ORDER BY directory_path",
+                          "laptop_me")
     assert [r["directory_path"] for r in rows] == ["/srv/mine", "/srv/shared"]
     listed = (await api.get("/api/v1/directories", params={"host": "laptop_me", "enabled": "true"})).json()
     assert [d["directory_path"] for d in listed] == ["/srv/mine", "/srv/shared"]
+
+
+LAPTOP = "6f1c1c8e-2b7a-4c55-9d1e-0a2f5d3c4b11"
+TWIN_A = "0b4e5a3c-1111-4c55-9d1e-0a2f5d3c4b11"
+TWIN_B = "0b4e5a3c-2222-4c55-9d1e-0a2f5d3c4b11"
+
+
+async def add_hosts(pg, *hosts: tuple[str, str]) -> None:
+    await pg.executemany("INSERT INTO hosts (host_id, host_identifier) VALUES ($1::uuid, $2)", hosts)
+
+
+async def test_a_directory_set_for_a_known_host_follows_it_through_a_rename(api, pg):
+    await add_hosts(pg, (LAPTOP, "laptop_me"))
+    made = (await api.post("/api/v1/directories", json={"directory_path": "/srv/mine",
+                                                           "host_identifier": "laptop_me"})).json()
+    assert (made["host_id"], made["host_identifier"]) == (LAPTOP, "laptop_me")
+    await pg.execute("UPDATE hosts SET host_identifier = 'laptop_renamed' WHERE host_id = $1::uuid", LAPTOP)
+    assert (await api.get(f"/api/v1/directories/{made['id']}")).json()["host_identifier"] == "laptop_renamed"
+    by_new_name = (await api.get("/api/v1/directories", params={"host": "laptop_renamed"})).json()
+    assert [d["directory_path"] for d in by_new_name] == ["/srv/mine"]
+    assert (await api.get("/api/v1/directories", params={"host": "laptop_me"})).json() == []
+    # the agent, under its new name and the same id, still watches it; another host does not
+    watched = "SELECT count(*) FROM monitored_directories WHERE directory_applies_to(host_id, host_identifier, $1, $2)"
+    assert await pg.fetchval(watched, LAPTOP, "laptop_renamed") == 1
+    assert await pg.fetchval(watched, TWIN_A, "laptop_me") == 0
+
+
+async def test_an_id_no_host_has_is_422_naming_the_field(api):
+    made = await api.post("/api/v1/directories", json={"directory_path": "/srv/x", "host_identifier": LAPTOP.upper()})
+    assert made.status_code == 422
+    assert made.json()["detail"][0]["parameter"] == "host_identifier"
+    assert "no host has the id" in made.json()["detail"][0]["message"]
+
+
+async def test_a_name_two_hosts_share_asks_for_the_id(api, pg):
+    await add_hosts(pg, (TWIN_A, "twin_me"), (TWIN_B, "twin_me"))
+    shared = await api.post("/api/v1/directories", json={"directory_path": "/srv/x", "host_identifier": "twin_me"})
+    assert shared.status_code == 422
+    problem = shared.json()["detail"][0]
+    assert problem["parameter"] == "host_identifier"
+    assert TWIN_A in problem["message"] and TWIN_B in problem["message"]
+    chosen = await api.post("/api/v1/directories", json={"directory_path": "/srv/x", "host_identifier": TWIN_B})
+    assert chosen.status_code == 201
+    assert (chosen.json()["host_id"], chosen.json()["host_identifier"]) == (TWIN_B, "twin_me")
+
+
+async def test_a_name_no_host_has_yet_is_kept_as_a_name(api, pg):
+    made = (await api.post("/api/v1/directories", json={"directory_path": "/srv/x",
+                                                           "host_identifier": "new_box"})).json()
+    assert (made["host_id"], made["host_identifier"]) == (None, "new_box")
+    watched = "SELECT count(*) FROM monitored_directories WHERE directory_applies_to(host_id, host_identifier, $1, $2)"
+    assert await pg.fetchval(watched, TWIN_A, "new_box") == 1
 
 
 async def test_the_same_path_may_exist_once_per_host_and_once_for_every_host(api):

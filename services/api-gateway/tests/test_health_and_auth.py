@@ -36,11 +36,11 @@ async def test_an_old_schema_is_upgraded_at_start_up(pg_server, empty_pg_databas
 
 
 async def test_a_schema_missing_a_version_the_gateway_needs_is_503_naming_it(pg_server, empty_pg_database, tmp_path):
-    """Left without upgrading at start-up, a database missing the hosts table (13) is refused."""
+    """Left without upgrading at start-up, a database missing the directories' host id (17) is refused."""
     older = tmp_path / "init"
     older.mkdir()
     for migration in load_migrations():
-        if migration.version != 13:
+        if migration.version != 17:
             (older / migration.name).write_text(migration.sql, encoding="utf-8")
     conn = await asyncpg.connect(pg_server.url(empty_pg_database))
     try:
@@ -50,7 +50,7 @@ async def test_a_schema_missing_a_version_the_gateway_needs_is_503_naming_it(pg_
     async with serve(Settings(database_url=pg_server.url(empty_pg_database), upgrade_schema=False)) as http:
         response = await http.get("/health")
     assert response.status_code == 503
-    assert "schema version(s) 13 not applied" in response.json()["reason"]
+    assert "schema version(s) 17 not applied" in response.json()["reason"]
 
 
 async def test_without_a_token_only_loopback_clients_are_served(settings):

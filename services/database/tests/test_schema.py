@@ -141,9 +141,35 @@ async def test_a_directory_path_is_unique_per_host_with_null_meaning_every_host(
     ) == "INSERT 0 0"
     shown = await pg.fetch(
         "SELECT host_identifier FROM monitored_directories WHERE enabled "
-        "AND (host_identifier IS NULL OR host_identifier = $1) ORDER BY id", "laptop_me"
+        "AND directory_applies_to(host_id, host_identifier, NULL, $1) ORDER BY id", "laptop_me"
     )
     assert [r["host_identifier"] for r in shown] == [None, "laptop_me"]
+
+
+async def test_upgrading_to_17_lets_rows_named_for_one_known_host_follow_its_id(pg_server, empty_pg_database):
+    for migration in load_migrations():
+        if migration.version < 17:
+            pg_server.psql(migrations_dir() / migration.name, empty_pg_database)
+    pg_server.psql(
+        "INSERT INTO hosts (host_id, host_identifier) VALUES ('00000000-0000-4000-8000-00000000000a', 'solo_me'),"
+        " ('00000000-0000-4000-8000-00000000000b', 'twin_me'), ('00000000-0000-4000-8000-00000000000c', 'twin_me');"
+        "INSERT INTO monitored_directories (directory_path, host_identifier) VALUES"
+        " ('/srv/solo', 'solo_me'), ('/srv/twins', 'twin_me'), ('/srv/nobody', 'gone_me'), ('/srv/all', NULL);",
+        empty_pg_database,
+    )
+    conn = await asyncpg.connect(pg_server.url(empty_pg_database))
+    try:
+        assert [name for name in await upgrade_schema(conn) if name.startswith("17_")]
+        rows = await conn.fetch("SELECT directory_path, host_id::text, host_identifier FROM monitored_directories "
+                                "ORDER BY directory_path")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [
+        ("/srv/all", None, None),
+        ("/srv/nobody", None, "gone_me"),  # no host of that name yet: it stays a name
+        ("/srv/solo", "00000000-0000-4000-8000-00000000000a", "solo_me"),
+        ("/srv/twins", None, "twin_me"),  # two hosts share the name: both still watch it
+    ]
 
 
 async def test_directory_display_name_and_description_lengths_are_limited(pg):

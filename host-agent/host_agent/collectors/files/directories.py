@@ -4,7 +4,9 @@ The watcher only sees the small :class:`DirectorySource` interface: ``await load
 current list and where it came from. :class:`PostgresDirectories` reads the enabled rows of
 PostgreSQL's ``monitored_directories``; on the first contact with an empty table it copies the
 directories of ``config.yaml`` into it.
-A row applies to every host (``host_identifier`` NULL) or to the one host it names. Every list read from PostgreSQL is kept in a small JSON
+A row applies to every host, or to one host: by its id (``host_id``, so that a renamed host keeps its
+rows), else by its name (``host_identifier``); ``directory_applies_to()`` of schema 17 is the rule.
+Every list read from PostgreSQL is kept in a small JSON
 file in the data folder, so that when PostgreSQL cannot be reached the watcher goes on with the
 last list it saw, else with ``config.yaml``. Each change of origin is logged once.
 
@@ -17,6 +19,7 @@ import asyncio
 import json
 import logging
 import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,8 @@ from reprospective_db.connections import ASYNCPG_OPTIONS
 from reprospective_db.secrets import describe_url, redact
 from host_agent.core.timeutil import iso_from_epoch, now_epoch
 from host_agent.core.config import AgentConfig
+from host_agent.core import identity
+from host_agent.core.errors import IdentityError
 from host_agent.core.identity import host_identifier
 
 log = logging.getLogger(__name__)
@@ -38,8 +43,8 @@ POSTGRES_TIMEOUT = 5.0
 
 CACHE_FILE_NAME = "monitored_directories.json"
 
-#: The rows a host watches: its own, and those for every host (host_identifier NULL).
-FOR_THIS_HOST = "(host_identifier IS NULL OR host_identifier = $1)"
+#: The rows a host watches ($1 its id, $2 its name): its own, and those for every host.
+FOR_THIS_HOST = "directory_applies_to(host_id, host_identifier, $1, $2)"
 
 #: Where a list came from.
 FROM_POSTGRESQL = "postgresql"
@@ -95,6 +100,7 @@ class PostgresDirectories:
         cache_path: Path,
         *,
         host: str | None = None,
+        data_dir: Path | None = None,
         created_by: str = "agent",
         timeout: float = POSTGRES_TIMEOUT,
     ) -> None:
@@ -104,6 +110,8 @@ class PostgresDirectories:
         )
         self.cache_path = Path(cache_path)
         self.host = host or host_identifier()
+        self._data_dir = data_dir  # where this host's id is kept; None: rows set for an id never apply
+        self._host_id: uuid.UUID | None = None
         self.created_by = created_by
         self.timeout = timeout
         self._seed_checked = False
@@ -125,6 +133,12 @@ class PostgresDirectories:
         return DirectoryList(directories, FROM_POSTGRESQL)
 
     async def _read_postgres(self) -> tuple[Path, ...]:
+        if self._host_id is None and self._data_dir is not None:
+            try:
+                self._host_id = await asyncio.to_thread(identity.host_id, self._data_dir)
+            except IdentityError as exc:
+                log.warning("monitored directories: %s: rows set for this host by its id are not watched", exc)
+                self._data_dir = None
         conn = await asyncpg.connect(self._url, timeout=self.timeout, **ASYNCPG_OPTIONS)
         try:
             if not self._seed_checked:
@@ -132,6 +146,7 @@ class PostgresDirectories:
                 self._seed_checked = True
             rows = await conn.fetch(
                 f"SELECT directory_path FROM monitored_directories WHERE enabled AND {FOR_THIS_HOST} ORDER BY id",
+                self._host_id,
                 self.host,
                 timeout=self.timeout,
             )
@@ -144,7 +159,8 @@ class PostgresDirectories:
         directories into the table as this host's own."""
         async with conn.transaction():
             count = await conn.fetchval(
-                f"SELECT count(*) FROM monitored_directories WHERE {FOR_THIS_HOST}", self.host, timeout=self.timeout
+                f"SELECT count(*) FROM monitored_directories WHERE {FOR_THIS_HOST}", self._host_id, self.host,
+                timeout=self.timeout,
             )
             if count or not self.config_directories:
                 return
@@ -156,10 +172,11 @@ class PostgresDirectories:
                 except UnicodeEncodeError:
                     log.warning("config.yaml: %r is not valid UTF-8 and cannot be stored in PostgreSQL", text)
                     continue
-                rows.append((text, self.host, self.created_by))
+                rows.append((text, self._host_id, self.host, self.created_by))
             await conn.executemany(
-                "INSERT INTO monitored_directories (directory_path, host_identifier, enabled, created_by, updated_by) "
-                "VALUES ($1, $2, TRUE, $3, $3) ON CONFLICT DO NOTHING",
+                "INSERT INTO monitored_directories "
+                "(directory_path, host_id, host_identifier, enabled, created_by, updated_by) "
+                "VALUES ($1, $2, $3, TRUE, $4, $4) ON CONFLICT DO NOTHING",
                 rows,
                 timeout=self.timeout,
             )
@@ -221,4 +238,4 @@ def directory_source_for(config: AgentConfig, postgres_url: str | None) -> Direc
     if postgres_url is None:
         return StaticDirectories(settings.monitored_directories)
     return PostgresDirectories(postgres_url, settings.monitored_directories, config.data_dir / CACHE_FILE_NAME,
-                               host=config.host_identifier)
+                               host=config.host_identifier, data_dir=config.data_dir)

@@ -8,11 +8,16 @@ from fastapi.responses import JSONResponse
 from api_gateway import directories as store
 from api_gateway.auth import Principal, api_reader, api_writer
 from api_gateway.directories import DirectoryIn, DirectoryOut
+from api_gateway.errors import invalid
 
 router = APIRouter(prefix="/api/v1/directories", tags=["directories"])
 DirectoryId = Path(ge=1, le=2**31 - 1, description="the directory's id")
 CONFLICT = {"detail": [{"parameter": "directory_path",
                         "message": "this path is already monitored for this host (or for every host)"}]}
+
+
+def _unknown_host(exc: store.UnknownHost) -> JSONResponse:
+    return invalid([{"parameter": "host_identifier", "message": str(exc)}])
 
 
 def _not_found(directory_id: int) -> HTTPException:
@@ -43,6 +48,8 @@ async def create(request: Request, item: DirectoryIn, who: Principal = Depends(a
             row = await store.create_directory(conn, item, who.name)
         except store.DuplicateDirectory:
             return JSONResponse(CONFLICT, status_code=409)
+        except store.UnknownHost as exc:
+            return _unknown_host(exc)
     return JSONResponse(DirectoryOut(**row).model_dump(mode="json"), status_code=201,
                         headers={"Location": f"/api/v1/directories/{row['id']}"})
 
@@ -55,6 +62,8 @@ async def replace(request: Request, item: DirectoryIn, directory_id: int = Direc
             row = await store.update_directory(conn, directory_id, item, who.name)
         except store.DuplicateDirectory:
             return JSONResponse(CONFLICT, status_code=409)
+        except store.UnknownHost as exc:
+            return _unknown_host(exc)
     if row is None:
         raise _not_found(directory_id)
     return dict(row)

@@ -67,6 +67,8 @@ async def add_directory(request: Request):
                 await store.create_directory(conn, item, who.name)
             except store.DuplicateDirectory:
                 errors = {"directory_path": "this path is already monitored for this host (or for every host)"}
+            except store.UnknownHost as exc:
+                errors = {"host_identifier": str(exc)}
     if errors:
         return await _page(request, who, errors=errors, values=values, status_code=422)
     return RedirectResponse("/directories?done=added", status_code=303)
@@ -83,6 +85,8 @@ async def edit_directory(request: Request, directory_id: int = DirectoryId):
                 row = await store.update_directory(conn, directory_id, item, who.name)
             except store.DuplicateDirectory:
                 errors = {"directory_path": "this path is already monitored for this host (or for every host)"}
+            except store.UnknownHost as exc:
+                errors = {"host_identifier": str(exc)}
             else:
                 if row is None:
                     raise HTTPException(404, f"no directory with id {directory_id}")
