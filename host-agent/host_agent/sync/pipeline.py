@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from host_agent.store.journal import RunProgress
-from host_agent.sync.table_sync import BatchOutcome, TableSync
+from host_agent.sync.table_sync import Batch, BatchOutcome, TableSync
 
 
 @dataclass
@@ -50,19 +50,19 @@ class BatchPipeline:
     async def run(self, upto: int) -> None:
         """Send every waiting row with ``id <= upto``; raises what stopped it (after marking what committed)."""
         table = self.table
-        read_ahead: asyncio.Task[list] | None = asyncio.create_task(
+        read_ahead: asyncio.Task[Batch] | None = asyncio.create_task(
             asyncio.to_thread(table.read_batch, 0, self.batch_size, upto)
         )
         try:
             lane = 0
-            while rows := await read_ahead:
-                read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, rows[-1][0], self.batch_size, upto))
+            while batch := await read_ahead:
+                read_ahead = asyncio.create_task(asyncio.to_thread(table.read_batch, batch.last_id, self.batch_size, upto))
                 await self._settle(lane)
                 conn = self.conns[lane]
                 transaction = conn.transaction()
                 await transaction.start()
                 try:
-                    outcome = await table.write_in_transaction(conn, rows, self.timeout)
+                    outcome = await table.write_in_transaction(conn, batch, self.timeout)
                 except BaseException:
                     with contextlib.suppress(Exception):
                         await transaction.rollback()
