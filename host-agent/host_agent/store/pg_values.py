@@ -1,23 +1,25 @@
-"""Local rows as ``COPY … FROM STDIN`` text lines, built by SQLite itself: the sync's wire format.
+"""Local rows as ``COPY … FROM STDIN`` text, written by SQLite itself: the sync's wire format.
 
-The sync sends a batch as one block of PostgreSQL's text ``COPY`` format. SQLite builds it in
+The sync sends a batch as one block of PostgreSQL's text ``COPY`` format. SQLite writes it in
 its own C code, one ``printf()`` per row and one ``group_concat()`` per batch, so Python sees one
 bytes object per batch instead of a dozen values per row. To keep SQLite's part cheap, it writes
-the fields unescaped, each preceded by a marker byte that valid UTF-8 never holds: ``0xFF``
-before a value, ``0xFD`` before a NULL, and ``0xFE`` between rows. :func:`finish_copy_text`
-then escapes backslash, tab, newline and carriage return of the whole batch at once (C-level
-``bytes.replace``) and turns the markers into tabs, ``\\N`` and newlines.
-
-A batch whose bytes hold a marker byte that SQLite did not write (text that is not UTF-8 can)
-is recognised by the markers' count; its rows are then finished one by one, and a row that is
-not valid UTF-8 is refused with a clear reason (:func:`finish_copy_row`).
+the fields unescaped, each after a marker byte that UTF-8 never holds: ``0xFF`` before a value,
+``0xFD`` before a NULL, ``0xFE`` after each row. :func:`finish_copy_text` then escapes
+backslash, tab, newline and carriage return of the whole batch at once (C-level ``bytes``
+operations) and turns the markers into tabs, ``\\N`` and newlines. (``printf()`` would cut a
+text at a NUL character; the rare row holding one is written with ``||`` instead, which keeps
+it, and PostgreSQL refuses it.)
 
 Times are UTC epoch seconds locally and ``timestamptz`` remotely: SQLite writes them as ISO
-text (``2026-05-28 20:43:19.250000+00``, microseconds kept). Flags are 0/1 locally and
-``boolean`` remotely (PostgreSQL reads ``0``/``1``). A value of the wrong type for its column
-(text in a time column, a flag that is neither 0 nor 1) and a time outside years 1-9999 are
-caught by SQLite too (:func:`problem_sql`): that row is not sent, and the sync holds it
-back with the reason. Text holding a NUL character is sent as it is, and PostgreSQL refuses it.
+text in UTC (``2026-05-28 20:43:19.250000+00``, to the microsecond). Flags are 0/1 locally and
+``boolean`` remotely (PostgreSQL reads ``0`` and ``1``).
+
+A value of the wrong type for its column (text in a time column, a flag that is neither 0 nor
+1, a time outside years 1 to 9999) comes out as the byte ``0xFC``; text that is not UTF-8 holds
+bytes UTF-8 never holds, and a marker byte inside a text adds a tab or a newline too many. The
+checks of :func:`finish_copy_text` see all three; the batch is then read again row by row, with
+the reason SQLite gives (:func:`problem_sql`) or the one :func:`finish_copy_row` raises, and
+only the rows at fault are held back.
 """
 
 from __future__ import annotations

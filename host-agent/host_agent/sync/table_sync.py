@@ -5,9 +5,10 @@ both sides); :class:`PgStatements` derives its PostgreSQL statements. :class:`Ta
 work for any table:
 
 1. read a batch of waiting rows from SQLite by keyset (``synced_at IS NULL AND id > last``),
-   skipping rows held back at their current revision; each row comes out of SQLite already in
-   the form binary ``COPY`` takes (see :mod:`host_agent.store.pg_values`), so no Python code
-   runs per value;
+   skipping rows held back at their current revision; SQLite writes the whole batch as one
+   block of ``COPY`` text (see :mod:`host_agent.store.pg_values`), so no Python code runs per
+   row or value. A row holding a value that cannot travel (wrong type, not UTF-8) makes the
+   batch be read again row by row: that row is held back with its reason, the others go;
 2. in one PostgreSQL transaction, ``COPY`` the batch straight into the table. That is the
    common case (new rows) and runs at the speed of a plain ``COPY``. If a row is already
    there (a re-send after a crash, a session edited since it was synced), the batch goes
@@ -16,8 +17,8 @@ work for any table:
    ``INSERT … ON CONFLICT (origin_id, local_id)``: a stored row is replaced only by a newer
    local revision, so re-sending is harmless. Once a run met such a batch, its later batches
    go to the merge directly (a re-sent backlog is re-sent as a whole);
-3. if PostgreSQL refuses a value, the batch is split (each half in a savepoint) until the bad
-   rows are found; the good rows go through;
+3. if PostgreSQL refuses a value, the batch is split into its lines (each half in a savepoint)
+   until the bad rows are found; the good rows go through;
 4. after the commit, the batch is marked synced in SQLite in one short transaction (only rows
    whose revision is still the one sent; a backlog's nearly dense ids as one id range, see
    :mod:`host_agent.store.marks`), and held-back rows are recorded with their reason.
