@@ -3,8 +3,8 @@
 For each backlog size it measures, on the same rows and the same indexed PostgreSQL table:
 
 - ``copy``: ``COPY file_change_events FROM STDIN`` of those rows through psql (the limit);
-- ``sync@B``: ``DataSyncManager.sync_all()`` with batch size B (keyset batches, COPY into a
-  staging table, ``INSERT … ON CONFLICT``, SQLite marks);
+- ``sync@B``: ``DataSyncManager.sync_all()`` with batch size B (keyset batches written as COPY
+  text by SQLite, COPY straight into the table on two connections at once, SQLite marks);
 - ``resend``: the same with every row already in PostgreSQL (a restored backup, a lost mark):
   the merge path (COPY into a staging table, ``INSERT … ON CONFLICT``);
 - ``plan``: the plan's reference approach (the whole backlog fetched into a list of dicts, one
@@ -338,13 +338,15 @@ def render(results: dict[int, dict[str, dict]], batches: list[int], default_batc
     lines += [
         "",
         "Each `DataSyncManager` figure is a whole run in a fresh process: opening the local stores,",
-        "the pool and the schema check, every batch (binary COPY straight into the table, committed on",
-        "one connection while the next is copied on a second, then the SQLite marks), and closing,",
-        "with SQLite's final WAL checkpoint of the marks. Peak memory is that process's high-water mark",
-        "(VmHWM); CPU is its user + system time, threads included, per million rows. The reference",
-        "holds the whole backlog as dicts; the sync engine holds at most three batches (one read ahead,",
-        "two being committed), so its memory follows the batch size, not the backlog. The merge rows",
-        "re-send a backlog PostgreSQL already holds (a restored backup, lost marks).",
+        "the pool and the schema check, every batch (SQLite writes it as one block of COPY text, which",
+        "is copied straight into the table; two connections write and commit batches at once, then",
+        "the SQLite marks), and closing, with SQLite's final WAL checkpoint of the marks. Peak memory",
+        "is that process's high-water mark (VmHWM); CPU is its user + system time, threads included,",
+        "per million rows (it runs no child process). The reference holds the whole backlog as dicts;",
+        "the sync engine holds at most four batches (one read ahead, two being written, one being",
+        "marked), so its memory follows the batch size, not the backlog. The merge rows re-send a",
+        "backlog PostgreSQL already holds (a restored backup, lost marks). `psql \\copy` parses CSV",
+        "of the same 12 columns; the sync's COPY also carries the origin columns and `synced_at`.",
         "",
     ]
     for size, by_kind in results.items():

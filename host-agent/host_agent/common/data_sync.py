@@ -70,4 +70,4 @@ class DataSyncManager(SyncManager):
 
     def _unsynced(self, name: str, after_id: int, limit: int | None) -> list[Row]:
         table = self._tables[name]
-        return table.read_batch(after_id, limit or self.batch_size, table.last_id())
+        return table.read_batch(after_id, limit or self.batch_size, table.last_id()).rows()

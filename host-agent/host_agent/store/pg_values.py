@@ -1,41 +1,171 @@
-"""Local values in the form PostgreSQL's binary ``COPY`` takes them, computed by SQLite itself.
+"""Local rows as ``COPY … FROM STDIN`` text, written by SQLite itself: the sync's wire format.
 
-The sync sends rows with ``COPY … FROM STDIN (FORMAT binary)``. Text and integers travel as
-they are. Times are UTC epoch seconds locally and ``timestamptz`` remotely: SQLite computes the
-microseconds since PostgreSQL's epoch (2000-01-01 UTC) in its own C code, so the driver only
-packs an integer (:mod:`host_agent.sync.codecs`). Flags are 0/1 locally and ``boolean``
-remotely. No Python code runs per value.
+The sync sends a batch as one block of PostgreSQL's text ``COPY`` format. SQLite writes it in
+its own C code, one ``printf()`` per row and one ``group_concat()`` per batch, so Python sees one
+bytes object per batch instead of a dozen values per row. To keep SQLite's part cheap, it writes
+the fields unescaped, each after a marker byte that UTF-8 never holds: ``0xFF`` before a value,
+``0xFD`` before a NULL, ``0xFE`` after each row. :func:`finish_copy_text` then escapes
+backslash, tab, newline and carriage return of the whole batch at once (C-level ``bytes``
+operations) and turns the markers into tabs, ``\\N`` and newlines. (``printf()`` would cut a
+text at a NUL character; the rare row holding one is written with ``||`` instead, which keeps
+it, and PostgreSQL refuses it.)
+
+Times are UTC epoch seconds locally and ``timestamptz`` remotely: SQLite writes them as ISO
+text in UTC (``2026-05-28 20:43:19.250000+00``, to the microsecond). Flags are 0/1 locally and
+``boolean`` remotely (PostgreSQL reads ``0`` and ``1``).
 
 A value of the wrong type for its column (text in a time column, a flag that is neither 0 nor
-1) comes out as a text naming the column and the value; the driver cannot encode it, and the
-sync holds that row back with that reason.
+1, a time outside years 1 to 9999) comes out as the byte ``0xFC``; text that is not UTF-8 holds
+bytes UTF-8 never holds, and a marker byte inside a text adds a tab or a newline too many. The
+checks of :func:`finish_copy_text` see all three; the batch is then read again row by row, with
+the reason SQLite gives (:func:`problem_sql`) or the one :func:`finish_copy_row` raises, and
+only the rows at fault are held back.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 TEXT, INTEGER, TIME, FLAG = "text", "integer", "time", "flag"
 KINDS = (TEXT, INTEGER, TIME, FLAG)
 
 #: Seconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00 UTC).
 PG_EPOCH_OFFSET = 946_684_800
+#: The times SQLite's date functions (and so the sync) can write: 0001-01-01 to 9999-12-31 UTC.
+MIN_TIME, MAX_TIME = -62_135_596_800, 253_402_300_799
+
+#: The marker bytes SQLite writes (never part of valid UTF-8); BAD stands for a value that cannot travel.
+VALUE, NULL, ROW, BAD = b"\xff", b"\xfd", b"\xfe", b"\xfc"
 
 
-def value_sql(column: str, kind: str) -> str:
-    """The SQLite expression giving ``t.column`` as the binary COPY codecs take it."""
+def _shown(c: str) -> str:
+    """A wrong value as a reason shows it: quoted, at most 60 characters."""
+    return f"substr(quote({c}), 1, 60)"
+
+
+def _check(column: str, kind: str) -> str | None:
+    """An SQLite expression: a reason if ``t.column`` cannot travel as ``kind``, else NULL."""
     c = f"t.{column}"
-    if kind in (TEXT, INTEGER):
-        return c
+    if kind == TEXT:
+        return None  # any text travels (PostgreSQL refuses a NUL character itself)
+    if kind == INTEGER:
+        return f"CASE WHEN typeof({c}) NOT IN ('integer', 'null') THEN '{column} is not an integer: ' || {_shown(c)} END"
     if kind == TIME:
         return (
-            f"CASE typeof({c}) WHEN 'integer' THEN ({c} - {PG_EPOCH_OFFSET}) * 1000000 "
-            f"WHEN 'real' THEN CAST(round(({c} - {PG_EPOCH_OFFSET}) * 1000000) AS INTEGER) "
-            f"WHEN 'null' THEN NULL ELSE '{column} is not epoch seconds: ' || {c} END"
+            f"CASE WHEN typeof({c}) NOT IN ('integer', 'real', 'null') "
+            f"THEN '{column} is not epoch seconds: ' || {_shown(c)} "
+            f"WHEN {c} NOT BETWEEN {MIN_TIME} AND {MAX_TIME} THEN '{column} is out of range: ' || {c} END"
         )
     if kind == FLAG:
-        return f"CASE WHEN {c} IS NULL OR {c} IN (0, 1) THEN {c} ELSE '{column} is ' || {c} || ', not 0 or 1' END"
+        return (
+            f"CASE WHEN typeof({c}) NOT IN ('integer', 'null') OR {c} NOT IN (0, 1) "
+            f"THEN '{column} is ' || {_shown(c)} || ', not 0 or 1' END"
+        )
     raise ValueError(f"unknown column kind {kind!r} (one of {', '.join(KINDS)})")
 
 
-def pg_time(epoch_seconds: float) -> int:
-    """A time in the form :func:`value_sql` gives: microseconds since PostgreSQL's epoch."""
-    return round((epoch_seconds - PG_EPOCH_OFFSET) * 1_000_000)
+def problem_sql(columns: list[tuple[str, str]]) -> str:
+    """An SQLite expression: why this row cannot be sent (the first problem found), or NULL."""
+    checks = [check for column, kind in columns if (check := _check(column, kind)) is not None]
+    return f"coalesce({', '.join(checks)}, NULL)"
+
+
+def _value(column: str, kind: str) -> str:
+    """An SQLite expression: ``t.column`` as COPY text takes it, unescaped; NULL stays NULL, and a
+    value that cannot travel as ``kind`` comes out as the :data:`BAD` byte."""
+    c = f"t.{column}"
+    if kind == TEXT:
+        return c
+    if kind == INTEGER:
+        return f"CASE typeof({c}) WHEN 'integer' THEN {c} WHEN 'null' THEN NULL ELSE X'FC' END"
+    if kind == FLAG:
+        return f"CASE {c} WHEN 0 THEN 0 WHEN 1 THEN 1 ELSE iif({c} IS NULL, NULL, X'FC') END"
+    if kind == TIME:
+        micros = f"CAST(round(({c} - {PG_EPOCH_OFFSET}) * 1000000) AS INTEGER)"  # as PostgreSQL keeps them
+        fraction = f"(({micros}) % 1000000 + 1000000) % 1000000"
+        seconds = f"(({micros}) - {fraction}) / 1000000 + {PG_EPOCH_OFFSET}"
+        return (
+            f"CASE WHEN {c} NOT BETWEEN {MIN_TIME} AND {MAX_TIME} THEN X'FC' "
+            f"ELSE CASE typeof({c}) WHEN 'integer' THEN datetime({c}, 'unixepoch') || '+00' "
+            f"WHEN 'real' THEN datetime({seconds}, 'unixepoch') || printf('.%06d+00', {fraction}) "
+            f"WHEN 'null' THEN NULL ELSE X'FC' END END"
+        )
+    raise ValueError(f"unknown column kind {kind!r} (one of {', '.join(KINDS)})")
+
+
+def line_args_sql(columns: list[tuple[str, str]]) -> str:
+    """The ``printf()`` arguments after ``id, revision`` for one row: a marker and a value per column."""
+    return ", ".join(f"iif(t.{column} IS NULL, X'FD', X'FF'), {_value(column, kind)}" for column, kind in columns)
+
+
+def has_nul_sql(columns: list[tuple[str, str]]) -> str:
+    """An SQLite expression: whether a text value holds a NUL character (``printf()`` would cut
+    the value there; such a row is written with ``||``, which keeps it, and PostgreSQL refuses it)."""
+    return " OR ".join(f"instr(t.{column}, char(0))" for column, kind in columns if kind == TEXT) or "0"
+
+
+def line_concat_sql(columns: list[tuple[str, str]], constants: list[str]) -> str:
+    """The same line as ``printf(line_format_sql(…), …)`` writes, with ``||`` (slower, keeps NUL)."""
+    parts = ["t.id", "X'FF'", "t.sync_revision"]
+    parts += [f"iif(t.{column} IS NULL, X'FD', X'FF' || {_value(column, kind)})" for column, kind in columns]
+    parts += [f"X'FF' || {constant}" for constant in constants] + ["X'FE'"]
+    return " || ".join(parts)
+
+
+def line_format_sql(columns: int, constants: int) -> str:
+    """The ``printf()`` format of one row, as an SQLite literal: id, revision, ``columns`` marked
+    values, then ``constants`` values (parameters, the same for every row), each after a marker,
+    and the row marker."""
+    fmt = b"%d" + VALUE + b"%d" + b"%s%s" * columns + (VALUE + b"%s") * constants + ROW
+    return f"CAST(X'{fmt.hex().upper()}' AS TEXT)"
+
+
+def markers_per_row(columns: int, constants: int) -> int:
+    """How many value or NULL markers SQLite writes in each row (one per field but the first)."""
+    return 1 + columns + constants
+
+
+_MARKERS_TO_COPY = bytes.maketrans(VALUE + ROW, b"\t\n")
+
+
+def _escape(raw: bytes) -> bytes:
+    """Escape what COPY text must not hold raw, then turn the markers into tabs, ``\\N`` and newlines."""
+    for char, escaped in ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r")):
+        if char in raw:
+            raw = raw.replace(char, escaped)
+    data = raw.translate(_MARKERS_TO_COPY)
+    return data.replace(NULL, b"\t\\N") if NULL in data else data
+
+
+def _is_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def finish_copy_text(raw: bytes, rows: int, markers: int) -> bytes | None:
+    """``rows`` rows as SQLite wrote them as COPY text, one line per row; ``None`` if the bytes
+    hold markers SQLite did not write (then a tab or newline too many) or are not valid UTF-8."""
+    data = _escape(raw)
+    if data.count(b"\n") != rows or data.count(b"\t") != rows * markers or not _is_utf8(data):
+        return None
+    return data
+
+
+def finish_copy_row(raw: bytes, markers: int) -> bytes:
+    """One row as SQLite wrote it, as a COPY text line; raises UnicodeError if its text is not UTF-8."""
+    # Raises "surrogates not allowed" for bytes that are not UTF-8 (as reading them tolerantly keeps them).
+    raw.translate(None, VALUE + NULL + ROW).decode("utf-8", "surrogateescape").encode("utf-8")
+    data = _escape(raw)
+    if data.count(b"\n") != 1 or data.count(b"\t") != markers or not _is_utf8(data):
+        raise UnicodeError("text holds a byte 0xFD to 0xFF, which UTF-8 never holds")
+    return data
+
+
+def pg_time_text(epoch_seconds: float) -> str:
+    """A time as the lines give it (ISO text in UTC, microseconds kept)."""
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat(sep=" ")

@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from host_agent.core.config import AgentConfig
-from host_agent.store.pg_values import FLAG, INTEGER, TEXT, TIME, value_sql
+from host_agent.store.pg_values import (
+    FLAG,
+    INTEGER,
+    TEXT,
+    TIME,
+    has_nul_sql,
+    line_args_sql,
+    line_concat_sql,
+    line_format_sql,
+    problem_sql,
+)
 from host_agent.store.desktop_activity import DESKTOP_DATA_COLUMNS, DesktopActivityDatabase
 from host_agent.store.file_changes import FILE_DATA_COLUMNS, FileChangeDatabase
 from host_agent.store.sqlite_store import SQLiteStore
@@ -28,8 +38,8 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 @dataclass(frozen=True)
 class SyncedTable:
     """One synced table. Times are UTC epoch seconds locally and ``timestamptz`` remotely;
-    flags are 0/1 locally and ``boolean`` remotely; SQLite gives them as the sync's COPY takes
-    them (:mod:`host_agent.store.pg_values`)."""
+    flags are 0/1 locally and ``boolean`` remotely; SQLite writes the rows as the sync's COPY
+    text lines (:mod:`host_agent.store.pg_values`)."""
 
     name: str
     store: type[SQLiteStore]
@@ -75,18 +85,44 @@ class SyncedTable:
             f"AND h.row_id = {alias}.id AND h.revision = {alias}.sync_revision)"
         )
 
-    def select_waiting_sql(self, *, skip_held: bool = True) -> str:
-        """Waiting rows as COPY records, values as PostgreSQL takes them (:mod:`~host_agent.store.pg_values`):
-        ``(id, sync_revision, host, origin, *columns, synced_at)``. Parameters: host, origin,
-        synced_at (microseconds since 2000-01-01 UTC), after id, up to id, limit.
+    #: The values every line ends with, the same for the whole run: host, origin, synced_at.
+    LINE_CONSTANTS = 3
 
-        ``skip_held=False`` leaves out the held-rows check, for a run that found none held."""
-        cols = ", ".join(value_sql(c, self.kind(c)) for c in self.columns)
+    def _waiting_sql(self, select: str, skip_held: bool) -> str:
         held = f" AND {self.not_held()}" if skip_held else ""
         return (
-            f"SELECT t.id, t.sync_revision, ?, ?, {cols}, ? FROM {self.name} AS t "
-            f"WHERE t.synced_at IS NULL AND t.id > ? AND t.id <= ?{held} ORDER BY t.id LIMIT ?"
+            f"SELECT {select} FROM {self.name} AS t "
+            f"WHERE t.synced_at IS NULL AND t.id > ?4 AND t.id <= ?5{held} ORDER BY t.id LIMIT ?6"
         )
+
+    def _line_sql(self) -> str:
+        """The row as SQLite writes it for COPY (bytes, see :mod:`~host_agent.store.pg_values`): id,
+        revision, the columns, then host, origin and synced_at (parameters 1 to 3)."""
+        columns = [(c, self.kind(c)) for c in self.columns]
+        fmt = line_format_sql(len(columns), self.LINE_CONSTANTS)
+        constants = [f"?{n}" for n in range(1, self.LINE_CONSTANTS + 1)]
+        return (
+            f"CAST(CASE WHEN {has_nul_sql(columns)} THEN {line_concat_sql(columns, constants)} "
+            f"ELSE printf({fmt}, t.id, t.sync_revision, {line_args_sql(columns)}, {', '.join(constants)}) END AS BLOB)"
+        )
+
+    def select_waiting_sql(self, *, skip_held: bool = True) -> str:
+        """Waiting rows one by one: ``(id, sync_revision, problem, line)``; ``problem`` says why the
+        row cannot travel (NULL if it can). Parameters: host, origin, synced_at (ISO text), after
+        id, up to id, limit.
+
+        ``skip_held=False`` leaves out the held-rows check, for a run that found none held."""
+        columns = [(c, self.kind(c)) for c in self.columns]
+        return self._waiting_sql(
+            f"t.id, t.sync_revision, {problem_sql(columns)}, {self._line_sql()}", skip_held
+        )
+
+    def select_batch_sql(self, *, skip_held: bool = True) -> str:
+        """A batch of waiting rows in one result row, the lines joined by SQLite: ``(rows, first
+        id, last id, highest revision, lines joined, each ending with the row marker)``. A row that cannot travel
+        shows as the bad-value marker in its line. Parameters as :meth:`select_waiting_sql`."""
+        inner = self._waiting_sql(f"t.id AS id, t.sync_revision AS rev, {self._line_sql()} AS line", skip_held)
+        return f"SELECT count(*), min(id), max(id), max(rev), CAST(group_concat(line, '') AS BLOB) FROM ({inner})"
 
     def any_held_sql(self) -> str:
         return f"SELECT EXISTS (SELECT 1 FROM sync_held_rows WHERE table_name = '{self.name}')"

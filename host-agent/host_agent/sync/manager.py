@@ -35,7 +35,6 @@ from host_agent.core.identity import host_identifier as default_host_identifier
 from host_agent.store.journal import RunProgress
 from host_agent.store.retention import purge_stores
 from host_agent.store.tables import LocalTable
-from host_agent.sync.codecs import register_sync_codecs
 from host_agent.sync.errors import ErrorKind, classify, describe, is_crowded
 from host_agent.sync.hosts import HostRecord
 from host_agent.sync.lock import SyncLocks
@@ -166,7 +165,6 @@ class SyncManager:
             command_timeout=self.statement_timeout,
             max_inactive_connection_lifetime=POOL_IDLE_SECONDS,
             **ASYNCPG_OPTIONS,  # no named prepared statements: they do not hold through PgBouncer
-            init=register_sync_codecs,
         )
         try:
             async with self.connection() as conn:
@@ -501,7 +499,7 @@ class SyncManager:
 
     @contextlib.asynccontextmanager
     async def connection(self, *, wait_for_slot: bool = False):
-        """A connection from the sync's pool, with the sync codecs (:mod:`host_agent.sync.codecs`).
+        """A connection from the sync's pool.
 
         ``wait_for_slot``: on a server with no free connection slot, wait for one (see
         :meth:`_acquire_waiting_for_slot`) instead of failing at once."""

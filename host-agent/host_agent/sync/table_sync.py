@@ -5,9 +5,10 @@ both sides); :class:`PgStatements` derives its PostgreSQL statements. :class:`Ta
 work for any table:
 
 1. read a batch of waiting rows from SQLite by keyset (``synced_at IS NULL AND id > last``),
-   skipping rows held back at their current revision; each row comes out of SQLite already in
-   the form binary ``COPY`` takes (see :mod:`host_agent.store.pg_values`), so no Python code
-   runs per value;
+   skipping rows held back at their current revision; SQLite writes the whole batch as one
+   block of ``COPY`` text (see :mod:`host_agent.store.pg_values`), so no Python code runs per
+   row or value. A row holding a value that cannot travel (wrong type, not UTF-8) makes the
+   batch be read again row by row: that row is held back with its reason, the others go;
 2. in one PostgreSQL transaction, ``COPY`` the batch straight into the table. That is the
    common case (new rows) and runs at the speed of a plain ``COPY``. If a row is already
    there (a re-send after a crash, a session edited since it was synced), the batch goes
@@ -16,8 +17,8 @@ work for any table:
    ``INSERT … ON CONFLICT (origin_id, local_id)``: a stored row is replaced only by a newer
    local revision, so re-sending is harmless. Once a run met such a batch, its later batches
    go to the merge directly (a re-sent backlog is re-sent as a whole);
-3. if PostgreSQL refuses a value, the batch is split (each half in a savepoint) until the bad
-   rows are found; the good rows go through;
+3. if PostgreSQL refuses a value, the batch is split into its lines (each half in a savepoint)
+   until the bad rows are found; the good rows go through;
 4. after the commit, the batch is marked synced in SQLite in one short transaction (only rows
    whose revision is still the one sent; a backlog's nearly dense ids as one id range, see
    :mod:`host_agent.store.marks`), and held-back rows are recorded with their reason.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +37,9 @@ import asyncpg
 
 from host_agent.store.sqlite_store import SQLiteStore
 from host_agent.store.journal import RunProgress, SyncJournal
-from host_agent.store.marks import plan_marks
-from host_agent.store.pg_values import pg_time
+from host_agent.store.marks import MarkPlan, plan_marks
+from host_agent.store.pg_values import finish_copy_row, finish_copy_text, markers_per_row, pg_time_text
 from host_agent.store.tables import SyncedTable, release_held
-from host_agent.sync.codecs import ENCODING_ERRORS
 from host_agent.sync.errors import ErrorKind, RowEncodingError, classify, describe
 
 #: Origin columns every synced table carries in PostgreSQL (04_add_sync_origin.sql).
@@ -57,7 +58,8 @@ class PgStatements:
 
     @property
     def copy_columns(self) -> list[str]:
-        return [*KEY_COLUMNS, *self.table.columns, "synced_at"]
+        """In the order of the lines SQLite writes (:meth:`SyncedTable.select_waiting_sql`)."""
+        return ["local_id", "local_revision", *self.table.columns, "host_identifier", "origin_id", "synced_at"]
 
     def create_stage_sql(self) -> str:
         return (
@@ -76,13 +78,77 @@ class PgStatements:
         )
 
 
-Row = tuple[Any, ...]  # (id, sync_revision, host_identifier, origin_id, *columns, synced_at)
+Row = tuple[Any, ...]  # (id, revision sent, COPY line) of one row
+
+
+@dataclass
+class Batch:
+    """Waiting rows read in one go: the rows that travel as one block of COPY text, and the rows
+    that cannot travel (a value of the wrong type, text that is not UTF-8) with their reasons."""
+
+    #: Every row read, those that cannot travel included: the next batch reads after ``last_id``.
+    read: int = 0
+    first_id: int = 0
+    last_id: int = 0
+    #: Whether a row read was edited since it was first written (``sync_revision > 0``).
+    edited: bool = False
+    #: The rows that travel, as COPY text: one line per row, each ending with a newline.
+    data: bytes = b""
+    #: How many lines ``data`` holds.
+    count: int = 0
+    problems: list[tuple[Row, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.read > 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def dense(self) -> bool:
+        """Every id from the first to the last travels, none edited: marked as one id range."""
+        return not self.edited and not self.problems and self.count == self.last_id - self.first_id + 1
+
+    def rows(self) -> list[Row]:
+        """The rows that travel, one by one (for splitting a refused batch, for irregular marks)."""
+        rows = []
+        for line in self.data.split(b"\n")[:-1]:
+            row_id, revision, _rest = line.split(b"\t", 2)
+            rows.append((int(row_id), int(revision), line + b"\n"))
+        return rows
+
+    def mark_plan(self) -> MarkPlan:
+        if self.dense:
+            return MarkPlan(range_=(self.first_id, self.last_id))
+        return plan_marks([row[:2] for row in self.rows()])
 
 
 @dataclass
 class BatchOutcome:
-    synced: list[Row] = field(default_factory=list)
+    """What PostgreSQL took of a batch: the whole :class:`Batch`, or the rows that went through."""
+
+    synced: Batch | Sequence[Row] = field(default_factory=list)
     held: list[tuple[Row, str]] = field(default_factory=list)
+
+    def mark_plan(self) -> MarkPlan:
+        if isinstance(self.synced, Batch):
+            return self.synced.mark_plan()
+        return plan_marks([row[:2] for row in self.synced])
+
+    def synced_ids(self) -> list[int]:
+        rows = self.synced.rows() if isinstance(self.synced, Batch) else self.synced
+        return [row[0] for row in rows]
+
+
+#: Bytes of COPY text handed to the driver at a time: the socket's flow control paces them, so a
+#: batch is never copied whole into the driver's or the transport's buffers.
+COPY_CHUNK = 256 * 1024
+
+
+async def _chunks(data: bytes) -> AsyncIterator[memoryview]:
+    view = memoryview(data)
+    for start in range(0, len(view), COPY_CHUNK):
+        yield view[start : start + COPY_CHUNK]
 
 
 class TableSync:
@@ -95,8 +161,10 @@ class TableSync:
         self.host_identifier = host_identifier
         self.origin_id = store.origin_id
         self.journal = SyncJournal(store, table.name)
-        self._select_sql = table.select_waiting_sql()
-        self._select_sql_none_held = table.select_waiting_sql(skip_held=False)
+        self._batch_sql = table.select_batch_sql()
+        self._batch_sql_none_held = table.select_batch_sql(skip_held=False)
+        self._rows_sql = table.select_waiting_sql()
+        self._markers = markers_per_row(len(table.columns), table.LINE_CONSTANTS)
         self._any_held = True
         self._merge_sql = self.pg.merge_sql()
         #: Set once a batch of this run met rows PostgreSQL already has: the rest go to the merge.
@@ -117,11 +185,40 @@ class TableSync:
         with self.store.reading() as conn:
             self._any_held = bool(conn.execute(self.table.any_held_sql()).fetchone()[0])
 
-    def read_batch(self, after_id: int, limit: int, upto_id: int) -> list[Row]:
-        """Up to ``limit`` waiting rows with ``after_id < id <= upto_id``, in id order."""
-        sql = self._select_sql if self._any_held else self._select_sql_none_held
-        params = (self.host_identifier, self.origin_id, pg_time(time.time()), after_id, upto_id, limit)
-        return self.store.fetch_all(sql, params, as_tuples=True)
+    def read_batch(self, after_id: int, limit: int, upto_id: int) -> Batch:
+        """Up to ``limit`` waiting rows with ``after_id < id <= upto_id``, as one :class:`Batch`."""
+        sql = self._batch_sql if self._any_held else self._batch_sql_none_held
+        constants = (self.host_identifier, self.origin_id, pg_time_text(time.time()))
+        read, first, last, revision, raw = self.store.fetch_all(sql, (*constants, after_id, upto_id, limit))[0]
+        if not read:
+            return Batch()
+        data = finish_copy_text(raw, read, self._markers)
+        if data is None:  # a value that cannot travel somewhere: find its row, and why
+            return self._read_rows(constants, first, last, read)
+        return Batch(read, first, last, revision > 0, data, read)
+
+    def _read_rows(self, constants: tuple, first: int, last: int, limit: int) -> Batch:
+        """The rows of ``first..last`` one by one: a row whose text is not UTF-8 cannot travel."""
+        batch = Batch(0, first, last)
+        lines = []
+        for row_id, revision, problem, raw in self.store.fetch_all(
+            self._rows_sql, (*constants, first - 1, last, limit), as_tuples=True
+        ):
+            batch.read += 1
+            batch.edited = batch.edited or revision > 0
+            if problem is None:
+                try:
+                    lines.append(finish_copy_row(raw, self._markers))
+                    continue
+                except UnicodeError as exc:
+                    problem = f"cannot encode value: {exc}"
+            batch.problems.append(((row_id, revision, None), self._reason(row_id, problem)))
+        batch.data, batch.count = b"".join(lines), len(lines)
+        return batch
+
+    @staticmethod
+    def _reason(row_id: int, problem: str) -> str:
+        return f"row id {row_id}: {describe(RowEncodingError(problem))}"
 
     def last_id(self) -> int:
         """The newest row's id: a run syncs up to it, so rows written meanwhile wait for the next run."""
@@ -140,7 +237,7 @@ class TableSync:
             if run is not None:
                 self.journal.add_batch(conn, run, len(outcome.synced), len(outcome.held), time.time())
             # A row edited since it was read keeps waiting: its revision moved on.
-            plan = plan_marks([row[:2] for row in outcome.synced])
+            plan = outcome.mark_plan()
             if plan.range_ is not None:
                 conn.execute(self.table.mark_synced_range_sql(), (now, *plan.range_, json.dumps(plan.excluded)))
             if plan.by_row:
@@ -156,57 +253,72 @@ class TableSync:
             if self._any_held:
                 conn.execute(
                     "DELETE FROM sync_held_rows WHERE table_name = ? AND row_id IN (SELECT value FROM json_each(?))",
-                    (self.table.name, json.dumps([row[0] for row in outcome.synced])),
+                    (self.table.name, json.dumps(outcome.synced_ids())),
                 )
 
     # -- PostgreSQL side -------------------------------------------------------------------
 
-    async def write_in_transaction(self, conn: asyncpg.Connection, rows: list[Row], timeout: float) -> BatchOutcome:
-        """Write ``rows`` inside the caller's open transaction (which commits them): each attempt
+    async def write_in_transaction(self, conn: asyncpg.Connection, batch: Batch, timeout: float) -> BatchOutcome:
+        """Write ``batch`` inside the caller's open transaction (which commits it): each attempt
         in a savepoint, bad rows isolated. Raises for anything else."""
-        outcome = BatchOutcome()
-        if not self.resending and all(row[1] == 0 for row in rows):  # never edited: most likely never sent
+        outcome = BatchOutcome(held=list(batch.problems))
+        if not batch.count:
+            return outcome
+        refused: BaseException | None = None
+        if not self.resending and not batch.edited:  # never edited: most likely never sent
             try:
                 async with conn.transaction():  # a savepoint
-                    await self._copy(conn, self.table.name, rows, timeout)
-                outcome.synced.extend(rows)
+                    await self._copy(conn, self.table.name, batch.data, timeout)
+                outcome.synced = batch
                 return outcome
             except asyncpg.UniqueViolationError:
                 self.resending = True  # already there: merge this batch and the rest of the run
             except Exception as exc:
                 if classify(exc) is not ErrorKind.DATA:
                     raise
-                # A bad value: merge, isolating the bad rows.
+                refused = exc  # a bad value: isolate the bad rows through the merge
         await conn.execute(self.pg.create_stage_sql(), timeout=timeout)
-        await self._merge_isolating(conn, rows, outcome, timeout)
+        if refused is None:
+            try:
+                await self._merge(conn, batch.data, timeout)
+                outcome.synced = batch
+                return outcome
+            except Exception as exc:
+                if classify(exc) is not ErrorKind.DATA:
+                    raise
+                refused = exc
+        outcome.synced = []
+        await self._split(conn, batch.rows(), refused, outcome, timeout)
         return outcome
 
-    async def _merge_isolating(
-        self, conn: asyncpg.Connection, rows: list[Row], outcome: BatchOutcome, timeout: float
-    ) -> None:
-        try:
-            async with conn.transaction():  # a savepoint: a refusal undoes only this attempt
-                await conn.execute(f"TRUNCATE {self.pg.stage_table}", timeout=timeout)
-                await self._copy(conn, self.pg.stage_table, rows, timeout)
-                await conn.execute(self._merge_sql, timeout=timeout)
-        except Exception as exc:
-            if classify(exc) is not ErrorKind.DATA:
-                raise
-            if len(rows) == 1:
-                outcome.held.append((rows[0], f"row id {rows[0][0]}: {describe(exc)}"))
-                return
-            middle = len(rows) // 2
-            await self._merge_isolating(conn, rows[:middle], outcome, timeout)
-            await self._merge_isolating(conn, rows[middle:], outcome, timeout)
-        else:
-            outcome.synced.extend(rows)
+    async def _merge(self, conn: asyncpg.Connection, data: bytes, timeout: float) -> None:
+        async with conn.transaction():  # a savepoint: a refusal undoes only this attempt
+            await conn.execute(f"TRUNCATE {self.pg.stage_table}", timeout=timeout)
+            await self._copy(conn, self.pg.stage_table, data, timeout)
+            await conn.execute(self._merge_sql, timeout=timeout)
 
-    async def _copy(self, conn: asyncpg.Connection, table: str, rows: list[Row], timeout: float) -> None:
-        try:
-            await conn.copy_records_to_table(table, records=rows, columns=self.pg.copy_columns, timeout=timeout)
-        except ENCODING_ERRORS as exc:
-            # Raised by the driver while encoding values, before PostgreSQL saw them.
-            raise RowEncodingError(f"cannot encode value: {exc}") from exc
+    async def _split(
+        self, conn: asyncpg.Connection, rows: list[Row], refused: BaseException, outcome: BatchOutcome, timeout: float
+    ) -> None:
+        """``rows`` were refused together: hold the row back if it is one, else try each half."""
+        if len(rows) == 1:
+            outcome.held.append((rows[0], f"row id {rows[0][0]}: {describe(refused)}"))
+            return
+        middle = len(rows) // 2
+        for part in (rows[:middle], rows[middle:]):
+            try:
+                await self._merge(conn, b"".join(row[2] for row in part), timeout)
+            except Exception as exc:
+                if classify(exc) is not ErrorKind.DATA:
+                    raise
+                await self._split(conn, part, exc, outcome, timeout)
+            else:
+                outcome.synced.extend(part)
+
+    async def _copy(self, conn: asyncpg.Connection, table: str, data: bytes, timeout: float) -> None:
+        await conn.copy_to_table(
+            table, source=_chunks(data), columns=self.pg.copy_columns, format="text", timeout=timeout
+        )
 
     # -- held-back rows ------------------------------------------------------------------
 
