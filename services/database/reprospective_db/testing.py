@@ -27,6 +27,7 @@ from typing import Any
 
 from reprospective_db.cluster import SERVER_USER, EmbeddedPostgres
 from reprospective_db.errors import ClusterError
+from reprospective_db.partitioning import FACT_TABLES
 from reprospective_db.schema import migrations_dir
 
 TEMPLATE = "reprospective_template"
@@ -34,6 +35,12 @@ TEMPLATE = "reprospective_template"
 PARTITIONED_TEMPLATE = "reprospective_template_partitioned"
 #: The layouts a test database can have; tests of both take the ``pg_layout`` parameter.
 LAYOUTS = ("plain", "partitioned")
+
+
+def origin_key(layout: str, table: str) -> str:
+    """The exactly-once key of a fact table in a layout, as an ``ON CONFLICT`` target: a
+    partitioned table's holds its partition column."""
+    return "origin_id, local_id" + (f", {FACT_TABLES[table]}" if layout == "partitioned" else "")
 
 
 # -- waiting on a condition with a deadline: the one way tests wait (never a fixed sleep) --

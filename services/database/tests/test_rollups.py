@@ -11,6 +11,8 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 
+from reprospective_db.testing import origin_key
+
 pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
 
 BUCKET = timedelta(minutes=15)
@@ -124,8 +126,7 @@ async def test_session_rollup_stays_equal_to_the_raw_rows_through_copy_upserts_a
         else:
             resent.append(row)
     resent += random_sessions(rng, origins[0][0], "laptop_me", 10_000, 1)
-    # The exactly-once key: a partitioned table's holds its partition column (start_time).
-    key = "origin_id, local_id" + (", start_time" if pg_layout == "partitioned" else "")
+    key = origin_key(pg_layout, "desktop_activity_sessions")
     await pg.execute("CREATE TEMP TABLE staging (LIKE desktop_activity_sessions INCLUDING DEFAULTS)")
     await pg.copy_records_to_table("staging", records=resent, columns=SESSION_COLUMNS)
     await pg.execute(
