@@ -16,8 +16,9 @@ work for any table:
    ``INSERT … ON CONFLICT (origin_id, local_id)``: a stored row is replaced only by a newer
    local revision, so re-sending is harmless. The conflict target is the table's unique key
    holding ``origin_id`` and ``local_id``, read from the catalog once per run: a table
-   partitioned by month (``reprospective-db partition``) has its time column in that key too. Once a run met such a batch, its later batches
-   go to the merge directly (a re-sent backlog is re-sent as a whole);
+   partitioned by month (``reprospective-db partition``) has its time column in that key too.
+   Once a run met such a batch, its later batches go to the merge directly (a re-sent backlog
+   is re-sent as a whole);
 3. if PostgreSQL refuses a value, the batch is split (each half in a savepoint) until the bad
    rows are found; the good rows go through;
 4. after the commit, the batch is marked synced in SQLite in one short transaction (only rows

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from host_agent.store.tables import FILE_CHANGE_EVENTS
+from host_agent.sync.table_sync import PgStatements
 from tests.support.rows import file_event
 from tests.support.waiting import eventually
 
@@ -128,3 +130,19 @@ async def test_a_start_time_edited_in_the_local_file_replaces_the_stored_session
     assert [r["start_time"] for r in stored] == [datetime.fromtimestamp(NOW - DAY, timezone.utc)]
     assert await rollups_are_exact(pg)
 
+
+
+@pytest.mark.parametrize(
+    ("unique_keys", "expected"),
+    [
+        ([["id"], ["origin_id", "local_id"]], ("origin_id", "local_id")),  # plain
+        ([["id", "start_time"], ["origin_id", "local_id", "start_time"]], ("origin_id", "local_id", "start_time")),
+        ([["origin_id", "local_id", "event_time", "id"], ["origin_id", "local_id", "event_time"]],
+         ("origin_id", "local_id", "event_time")),  # the narrowest one
+        ([["id"]], ("origin_id", "local_id")),  # none: PostgreSQL names what is missing
+    ],
+)
+def test_the_merge_targets_the_narrowest_unique_key_holding_the_origin(unique_keys, expected):
+    assert PgStatements.conflict_key(unique_keys) == expected
+    moved = PgStatements(FILE_CHANGE_EVENTS).moved_rows_sql(expected)
+    assert (moved is None) == (len(expected) == 2)

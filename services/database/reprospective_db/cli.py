@@ -5,7 +5,7 @@
     reprospective-db partition [--database-url URL] [--lock-timeout S]
                                                     partition the fact tables by month (once; again:
                                                     only makes the coming months exist)
-    reprospective-db retention --older-than 13months [--dry-run] [--database-url URL]
+    reprospective-db retention --older-than 13months [--dry-run] [--lock-timeout S] [--database-url URL]
                                                     drop the month partitions older than that
 
 Exit codes: 0 fine (``status``: up to date), 1 failed or out of date, 2 bad usage.
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--database-url", metavar="URL", help="postgresql:// URL (default: $DATABASE_URL)")
     sub.add_argument("--older-than", metavar="MONTHS", required=True, help="a number of months, e.g. 13months")
     sub.add_argument("--dry-run", action="store_true", help="list what would be dropped, drop nothing")
+    sub.add_argument(
+        "--lock-timeout", metavar="SECONDS", type=float, default=LOCK_TIMEOUT,
+        help=f"how long to wait to detach each partition before giving up (default {LOCK_TIMEOUT:g})",
+    )  # fmt: skip
     return parser
 
 
@@ -100,10 +104,10 @@ async def _partition(url: str, lock_timeout: float) -> int:
     return 0
 
 
-async def _retention(url: str, months: int, dry_run: bool) -> int:
+async def _retention(url: str, months: int, dry_run: bool, lock_timeout: float) -> int:
     conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT, **ASYNCPG_OPTIONS)
     try:
-        for line in await drop_old_partitions(conn, months, dry_run=dry_run):
+        for line in await drop_old_partitions(conn, months, dry_run=dry_run, lock_timeout=lock_timeout):
             print(f"{describe_url(url)}: {line}")
     finally:
         await conn.close()
@@ -117,10 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: pass --database-url postgresql://... or set DATABASE_URL", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "lock_timeout", 1) <= 0:
+        print(f"{PROG}: --lock-timeout {args.lock_timeout:g}: give a number of seconds above 0", file=sys.stderr)
+        return 2
     if args.command == "partition":
-        if args.lock_timeout <= 0:
-            print(f"{PROG}: --lock-timeout {args.lock_timeout:g}: give a number of seconds above 0", file=sys.stderr)
-            return 2
         command = _partition(url, args.lock_timeout)
     elif args.command == "retention":
         try:
@@ -128,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DatabaseError as exc:
             print(f"{PROG}: {exc}", file=sys.stderr)
             return 2
-        command = _retention(url, months, args.dry_run)
+        command = _retention(url, months, args.dry_run, args.lock_timeout)
     else:
         command = {"upgrade": _upgrade, "status": _status}[args.command](url)
     try:

@@ -115,21 +115,32 @@ async def partition_database(
     return [await _partition_table(conn, table, column, lock_timeout, months_ahead) for table, column in FACT_TABLES.items()]
 
 
+def _busy(table: str, lock_timeout: float) -> PartitioningError:
+    return PartitioningError(
+        f"{table}: busy, not locked within {lock_timeout:g} s (a schema upgrade, a sync batch or a long query "
+        "holds it); nothing was changed",
+        hint="run it again, or with a longer --lock-timeout",
+    )
+
+
 async def _partition_table(
     conn: asyncpg.Connection, table: str, column: str, lock_timeout: float, months_ahead: int
 ) -> str:
+    try:
+        return await _convert_table(conn, table, column, lock_timeout, months_ahead)
+    except asyncpg.LockNotAvailableError:
+        raise _busy(table, lock_timeout) from None
+
+
+async def _convert_table(
+    conn: asyncpg.Connection, table: str, column: str, lock_timeout: float, months_ahead: int
+) -> str:
     async with conn.transaction():
+        # Every lock this transaction takes (the table's, then the swap's) waits at most lock_timeout.
         await conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
         await conn.execute("SET LOCAL statement_timeout = 0")
-        try:
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
-            await conn.execute(f"LOCK TABLE {_q(table)} IN EXCLUSIVE MODE")
-        except asyncpg.LockNotAvailableError:
-            raise PartitioningError(
-                f"{table}: busy, not locked within {lock_timeout:g} s (a schema upgrade, a sync batch or a long "
-                "query holds it)",
-                hint="run it again, or with a longer --lock-timeout",
-            ) from None
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
+        await conn.execute(f"LOCK TABLE {_q(table)} IN EXCLUSIVE MODE")
         oid = await conn.fetchval("SELECT $1::regclass::oid", table)
         if await conn.fetchval("SELECT relkind = 'p' FROM pg_class WHERE oid = $1", oid):
             return f"{table}: already partitioned by {column}"
@@ -394,7 +405,9 @@ async def old_partitions(conn: asyncpg.Connection, months: int) -> tuple[object,
     return cut, found, in_default
 
 
-async def drop_old_partitions(conn: asyncpg.Connection, months: int, *, dry_run: bool = False) -> list[str]:
+async def drop_old_partitions(
+    conn: asyncpg.Connection, months: int, *, dry_run: bool = False, lock_timeout: float = LOCK_TIMEOUT
+) -> list[str]:
     """Drop the month partitions entirely older than ``months`` months before the current month.
 
     The rollups of the dropped months stay (the dashboard's summaries and heatmaps of those
@@ -407,14 +420,24 @@ async def drop_old_partitions(conn: asyncpg.Connection, months: int, *, dry_run:
     for old in found:
         verb = "would drop" if dry_run else "dropped"
         if not dry_run:
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
-                await conn.execute(f"ALTER TABLE {_q(old.table)} DETACH PARTITION {_q(old.partition)}")
-                subtract = await conn.fetchval(
-                    "SELECT host_totals_sql($1, $2, $3, -1)", old.partition, old.table, FACT_TABLES[old.table]
-                )
-                await conn.execute(subtract)
-                await conn.execute(f"DROP TABLE {_q(old.partition)}")
+            try:
+                async with conn.transaction():
+                    # Detaching waits for the table's readers and writers, and makes later ones wait
+                    # behind it: never for long.
+                    await conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
+                    await conn.execute(f"ALTER TABLE {_q(old.table)} DETACH PARTITION {_q(old.partition)}")
+                    subtract = await conn.fetchval(
+                        "SELECT host_totals_sql($1, $2, $3, -1)", old.partition, old.table, FACT_TABLES[old.table]
+                    )
+                    await conn.execute(subtract)
+                    await conn.execute(f"DROP TABLE {_q(old.partition)}")
+            except asyncpg.LockNotAvailableError:
+                raise PartitioningError(
+                    f"{old.table}: busy, {old.partition} not detached within {lock_timeout:g} s"
+                    + (f" (dropped before it: {', '.join(lines)})" if lines else ""),
+                    hint="run it again",
+                ) from None
             log.info("retention: dropped %s (%d rows)", old.partition, old.rows)
         lines.append(f"{verb} {old.partition} ({old.rows} rows, before {old.upper:%Y-%m-%d})")
     for table, rows in in_default.items():
