@@ -16,8 +16,6 @@ from api_gateway.summary import on_buckets, summarize
 from reprospective_db.testing import origin_key
 from conftest import utc
 
-pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
-
 ZONES = ["UTC", "Asia/Kathmandu", "America/St_Johns", "Europe/Paris", "Australia/Eucla", "Pacific/Chatham",
          "Asia/Kolkata"]
 #: Every rollup table and its key columns; the figures are the other columns.
@@ -108,6 +106,7 @@ async def _rollup_rows(pg) -> dict[str, set]:
     return found
 
 
+@pytest.mark.both_layouts  # the merge's key holds start_time on the partitioned layout
 async def test_rollups_kept_by_the_triggers_equal_the_rebuilt_ones_after_updates_resends_and_deletes(
     pg, seed, pg_layout
 ):
