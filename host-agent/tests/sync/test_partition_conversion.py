@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from host_agent.store.tables import FILE_CHANGE_EVENTS
@@ -101,15 +102,34 @@ async def test_a_synced_database_converted_keeps_every_row_and_goes_on_syncing(
     assert await pg.fetchval("SELECT count(*) FROM file_change_events WHERE event_time < '1971-01-01'") == 1
 
 
-async def test_the_conversion_while_the_agent_syncs_loses_and_doubles_nothing(files_db, pg_url, pg, manager_factory):
-    files_db.save_events(file_event(i, event_time=NOW - (i % 90) * DAY) for i in range(3000))
+async def test_a_sync_batch_waiting_on_the_conversion_goes_into_the_new_table(files_db, pg_url, pg, manager_factory):
+    files_db.save_events(file_event(i, event_time=NOW - (i % 90) * DAY) for i in range(500))
     manager = await manager_factory(pg_url, batch_size=100)
-    sync = asyncio.create_task(manager.sync_all())
-    await eventually(lambda: pg.fetchval("SELECT count(*) FROM file_change_events"), what="the sync under way")
-    done = await asyncio.to_thread(reprospective_db, "partition", "--database-url", pg_url)
+    await manager.sync_all()
+    files_db.save_events(file_event(i, event_time=NOW - (i % 90) * DAY) for i in range(500, 3000))
+    waiting = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'file_change_events' AND NOT l.granted"
+    )
+    holder = await asyncpg.connect(pg_url)  # another host's batch in flight: the conversion waits for it
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("LOCK TABLE file_change_events IN ROW EXCLUSIVE MODE")
+        conversion = asyncio.create_task(asyncio.to_thread(reprospective_db, "partition", "--database-url", pg_url))
+        await eventually(lambda: pg.fetchval(waiting), timeout=60, what="the conversion waiting for its lock")
+        sync = asyncio.create_task(manager.sync_all())  # its COPY queues behind the conversion
+        await eventually(
+            lambda: pg.fetchval(waiting + " AND l.pid <> (SELECT pid FROM pg_locks WHERE NOT granted LIMIT 1)"),
+            timeout=60, what="the agent's batch waiting behind the conversion",
+        )  # fmt: skip
+        await held.rollback()
+    finally:
+        await holder.close()
+    done = await conversion
     assert done.returncode == 0, done.stderr
-    await sync
-    await manager.sync_all()  # whatever a batch refused during the swap goes now
+    result = (await sync)["file_change_events"]
+    assert result.status == "success" and result.records_synced == 2500
     assert await pg.fetchval("SELECT count(*) FROM pg_partitioned_table") == 2
     assert await pg.fetchval("SELECT count(*) FROM file_change_events") == 3000
     assert await pg.fetchval("SELECT count(DISTINCT local_id) FROM file_change_events") == 3000

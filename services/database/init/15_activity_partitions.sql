@@ -55,7 +55,10 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, tbl);
     IF to_regclass(quote_ident(dflt)) IS NOT NULL THEN
-        EXECUTE format('LOCK TABLE %I IN SHARE ROW EXCLUSIVE MODE', dflt);
+        -- ACCESS EXCLUSIVE at once, the mode ATTACH needs on it: a sync batch holds ACCESS SHARE on
+        -- every partition from planning its statements, so taking a weaker lock first and the
+        -- stronger one at ATTACH could deadlock with a batch routing a row to the DEFAULT partition.
+        EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', dflt);
         EXECUTE format(
             'WITH moved AS (DELETE FROM %1$I WHERE %2$I >= %3$L AND %2$I < %4$L RETURNING *) '
             'INSERT INTO %5$I SELECT * FROM moved', dflt, col, lo, hi, part);

@@ -5,8 +5,9 @@ partitioned by range of its time column, one partition per UTC month and a DEFAU
 for the times no month covers. :func:`partition_database` converts a plain database; for each
 table, in one transaction:
 
-1. take the schema's advisory lock and an EXCLUSIVE lock on the table (the dashboard keeps
-   reading; an agent's sync waits, and its waiting statement then goes to the new table);
+1. take the schema's advisory lock and an ACCESS EXCLUSIVE lock on the table and the views
+   reading it (the dashboard's reads of it and an agent's sync wait; the waiting statements then
+   go to the new table);
 2. read from the catalogs everything the table carries: indexes, constraints, triggers (with
    their enabled state), grants (table and column), owner, comment, the sequences its columns
    own, the views reading it. Nothing is listed by hand, so what later migrations add is
@@ -140,7 +141,12 @@ async def _convert_table(
         await conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
         await conn.execute("SET LOCAL statement_timeout = 0")
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
-        await conn.execute(f"LOCK TABLE {_q(table)} IN EXCLUSIVE MODE")
+        # ACCESS EXCLUSIVE from the start, the views reading the table first (the order their readers
+        # lock them in): the swap needs that mode, and a sync batch waiting to write holds ACCESS
+        # SHARE on the table (asyncpg reads the column types before its COPY), so taking a weaker
+        # lock for the copy and the strong one at the swap deadlocks with it.
+        views = await conn.fetch(_DEPENDENT_VIEWS_SQL, table)
+        await conn.execute(f"LOCK TABLE {', '.join(_q(v[0]) for v in views + [(table,)])} IN ACCESS EXCLUSIVE MODE")
         oid = await conn.fetchval("SELECT $1::regclass::oid", table)
         if await conn.fetchval("SELECT relkind = 'p' FROM pg_class WHERE oid = $1", oid):
             return f"{table}: already partitioned by {column}"
@@ -321,6 +327,14 @@ async def _grants(conn: asyncpg.Connection, oid: int, target: str) -> list[str]:
         option = " WITH GRANT OPTION" if r["grantable"] else ""
         statements.append(f"GRANT {what} ON {target} TO {who}{option}")
     return statements
+
+
+#: Parameter: a table's name. The names of the views reading it.
+_DEPENDENT_VIEWS_SQL = (
+    "SELECT DISTINCT v.relname FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+    "JOIN pg_class v ON v.oid = r.ev_class WHERE d.classid = 'pg_rewrite'::regclass "
+    "AND d.refobjid = $1::regclass AND v.oid <> d.refobjid ORDER BY 1"
+)
 
 
 async def _dependent_views(conn: asyncpg.Connection, oid: int, table: str) -> list[tuple[str, list[str]]]:
