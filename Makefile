@@ -29,6 +29,7 @@ bench: system-deps venv
 	$(BIN)/python bench/bench_desktop_monitor.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_fs_watcher.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_fleet.py --write docs/benchmarks.md
+	$(BIN)/python bench/bench_partitions.py --write docs/benchmarks.md
 
 venv: $(STAMP)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import sqlite3
 from datetime import datetime, timezone
@@ -13,6 +15,8 @@ from host_agent.store.tables import FILE_CHANGE_EVENTS
 
 from tests.foundation.test_stores import make_phase1_database
 from tests.support.rows import BASE_TIME, add_file_events, file_event
+
+pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
 
 
 async def test_a_phase1_desktop_database_is_synced_end_to_end(data_dir, pg_url, pg, manager_factory):

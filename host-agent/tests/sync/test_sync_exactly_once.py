@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import random
 import shutil
@@ -14,6 +16,8 @@ from pathlib import Path
 from host_agent.common.database import FileChangeDatabase
 
 from tests.support.rows import add_file_events, local_file_rows, pg_file_rows
+
+pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
 
 HOST_AGENT_DIR = Path(__file__).resolve().parents[2]
 

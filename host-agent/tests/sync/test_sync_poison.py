@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.rows import add_file_events, file_event
+
+pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
 
 
 def insert_raw(files_db, **values) -> int:

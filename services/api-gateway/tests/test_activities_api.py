@@ -9,6 +9,8 @@ import pytest
 
 from conftest import NOW, utc
 
+pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
+
 
 async def test_sessions_are_filtered_by_range_host_application_and_text(api, seed):
     await seed.session(utc(2026, 11, 30, 9), utc(2026, 11, 30, 9, 30), app="Emacs", title="api_gateway/app.py")

@@ -11,6 +11,8 @@ from api_gateway.hosts import clock_warning
 
 from conftest import NOW, utc
 
+pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
+
 DAY = {"start": "2026-11-30", "end": "2026-11-30", "tz": "UTC"}
 
 

@@ -10,7 +10,20 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from reprospective_db.testing import PgBouncer, TestServer
+from reprospective_db.testing import LAYOUTS, PgBouncer, TestServer
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "both_layouts: run each test using the test database once per layout (plain, partitioned)"
+    )
+
+
+def pytest_generate_tests(metafunc):
+    """A test marked ``both_layouts`` (``pytestmark = pytest.mark.both_layouts`` for a module)
+    whose database comes from :func:`pg_database` runs once per layout."""
+    if metafunc.definition.get_closest_marker("both_layouts") and "pg_layout" in metafunc.fixturenames:
+        metafunc.parametrize("pg_layout", LAYOUTS)
 
 
 @pytest.fixture(scope="session")
@@ -21,9 +34,17 @@ def pg_server():
 
 
 @pytest.fixture
-def pg_database(pg_server):
-    """A fresh database with the current schema (applied by psql, the Docker way); its name."""
-    name = pg_server.create_database()
+def pg_layout() -> str:
+    """The layout of :func:`pg_database`'s fact tables: ``plain``, or each of
+    :data:`~reprospective_db.testing.LAYOUTS` for a test marked ``both_layouts``."""
+    return "plain"
+
+
+@pytest.fixture
+def pg_database(pg_server, pg_layout):
+    """A fresh database with the current schema (applied by psql, the Docker way), in the
+    layout :func:`pg_layout` names; its name."""
+    name = pg_server.create_database(pg_server.template(pg_layout))
     yield name
     pg_server.drop_database(name)
 

@@ -94,7 +94,29 @@ async def upgrade_schema(conn: asyncpg.Connection, directory: Path | None = None
             await conn.execute(migration.sql)
         applied.append(migration.name)
         log.info("PostgreSQL schema: applied %s", migration.name)
+    await ensure_partitions(conn)
     return applied
+
+
+async def ensure_partitions(conn: asyncpg.Connection) -> int:
+    """Make the coming months' partitions of the partitioned fact tables exist (schema 15's
+    ``ensure_activity_partitions``; nothing on the plain layout); returns how many were created.
+
+    A failure (a role that may not create tables) is logged and changes nothing else: rows of a
+    month without its partition go to the DEFAULT partition, and move out when the month is created.
+    """
+    if not await conn.fetchval("SELECT to_regproc('ensure_activity_partitions') IS NOT NULL"):
+        return 0
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
+            created = await conn.fetchval("SELECT ensure_activity_partitions()")
+    except asyncpg.PostgresError as exc:
+        log.warning("PostgreSQL schema: the coming months' partitions were not created: %s", exc)
+        return 0
+    if created:
+        log.info("PostgreSQL schema: created %d monthly partitions", created)
+    return created
 
 
 _CREATED = re.compile(

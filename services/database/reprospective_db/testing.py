@@ -18,6 +18,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -26,9 +27,20 @@ from typing import Any
 
 from reprospective_db.cluster import SERVER_USER, EmbeddedPostgres
 from reprospective_db.errors import ClusterError
+from reprospective_db.partitioning import FACT_TABLES
 from reprospective_db.schema import migrations_dir
 
 TEMPLATE = "reprospective_template"
+#: The same schema with the fact tables partitioned by month (``reprospective-db partition``).
+PARTITIONED_TEMPLATE = "reprospective_template_partitioned"
+#: The layouts a test database can have; tests of both take the ``pg_layout`` parameter.
+LAYOUTS = ("plain", "partitioned")
+
+
+def origin_key(layout: str, table: str) -> str:
+    """The exactly-once key of a fact table in a layout, as an ``ON CONFLICT`` target: a
+    partitioned table's holds its partition column."""
+    return "origin_id, local_id" + (f", {FACT_TABLES[table]}" if layout == "partitioned" else "")
 
 
 # -- waiting on a condition with a deadline: the one way tests wait (never a fixed sleep) --
@@ -91,6 +103,7 @@ class TestServer(_Started):
         self.server = EmbeddedPostgres(self.base / "cluster", port=free_port(), tcp_host="127.0.0.1")
         self.settings = dict(settings or {})
         self._names = itertools.count(1)
+        self._partitioned_ready = False
 
     @property
     def port(self) -> int:
@@ -111,6 +124,23 @@ class TestServer(_Started):
             self.server.stop("immediate")
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
+
+    def template(self, layout: str) -> str:
+        """The template database of a layout (see :data:`LAYOUTS`); the partitioned one is made
+        on first use, by the ``reprospective-db partition`` command."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+        if layout == "partitioned" and not self._partitioned_ready:
+            self.server.psql(f'CREATE DATABASE "{PARTITIONED_TEMPLATE}" TEMPLATE "{TEMPLATE}"')
+            done = subprocess.run(
+                [sys.executable, "-m", "reprospective_db.cli", "partition", "--database-url",
+                 self.url(PARTITIONED_TEMPLATE)],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise ClusterError(f"reprospective-db partition failed: {done.stderr.strip()}")
+            self._partitioned_ready = True
+        return PARTITIONED_TEMPLATE if layout == "partitioned" else TEMPLATE
 
     def create_database(self, template: str | None = TEMPLATE) -> str:
         name = f"test_{os.getpid()}_{next(self._names)}"
