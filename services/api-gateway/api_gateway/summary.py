@@ -20,15 +20,20 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 
 from api_gateway.periods import Period
-from api_gateway.hosts import host_filter
+from api_gateway.hosts import host_filter, host_join, host_name
 from api_gateway.search import SESSION_END
 
 GROUPS = ("application", "project", "host", "extension", "none")
-SESSION_KEYS = {"application": "s.application_name", "host": "s.host_identifier"}
-FILE_KEYS = {"project": "f.project_name", "host": "f.host_identifier", "extension": "f.file_extension"}
+# A host is grouped under its current name (hosts.host_name), whatever names its rows carry.
+SESSION_KEYS = {"application": "s.application_name", "host": host_name("s")}
+FILE_KEYS = {"project": "f.project_name", "host": host_name("f"), "extension": "f.file_extension"}
 # In the rollups a missing value is '' (it is part of the key); shown as null like the raw rows.
-ROLLUP_SESSION_KEYS = {"application": "r.application_name", "host": "NULLIF(r.host_identifier, '')"}
-ROLLUP_FILE_KEYS = {"project": "NULLIF(r.project_name, '')", "host": "NULLIF(r.host_identifier, '')"}
+ROLLUP_SESSION_KEYS = {"application": "r.application_name", "host": host_name("r")}
+ROLLUP_FILE_KEYS = {"project": "NULLIF(r.project_name, '')", "host": host_name("r")}
+
+
+def _joins(alias: str, key: str | None) -> str:
+    return host_join(alias) if key == "host" else ""
 BUCKET = timedelta(minutes=15)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -70,6 +75,7 @@ async def session_seconds(conn: asyncpg.Connection, periods: list[Period], key: 
         FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
         JOIN desktop_activity_sessions s
           ON s.start_time < p.e AND ({SESSION_END} > p.s OR s.start_time >= p.s)
+        {_joins("s", key)}
         WHERE (session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($4, $5, '[)')
                OR (s.start_time >= $4 AND s.start_time < $5))  -- zero-length sessions still count as started
           AND {host_filter("s", "$6")}
@@ -89,6 +95,7 @@ async def file_counts(conn: asyncpg.Connection, periods: list[Period], key: str 
         SELECT p.label, {key_sql} AS key, count(*) AS events
         FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
         JOIN file_change_events f ON f.event_time >= p.s AND f.event_time < p.e
+        {_joins("f", key)}
         WHERE f.event_time >= $4 AND f.event_time < $5 AND {host_filter("f", "$6")}
         GROUP BY 1, 2
         """,
@@ -105,7 +112,7 @@ async def rollup_session_seconds(conn: asyncpg.Connection, periods: list[Period]
         f"""
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key,
                (sum(r.active_us) / 1e6)::float8 AS seconds, sum(r.sessions_started)::bigint AS sessions
-        FROM session_rollup_15m r
+        FROM session_rollup_15m r {_joins("r", key)}
         WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter("r", "$4")}
         GROUP BY 1, 2
         HAVING sum(r.active_us) <> 0 OR sum(r.sessions_started) <> 0
@@ -123,7 +130,7 @@ async def rollup_file_counts(conn: asyncpg.Connection, periods: list[Period], ke
     rows = await conn.fetch(
         f"""
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key, sum(r.events)::bigint AS events
-        FROM {table} r
+        FROM {table} r {_joins("r", key)}
         WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter("r", "$4")}
         GROUP BY 1, 2
         HAVING sum(r.events) <> 0
