@@ -6,8 +6,9 @@ The segments are therefore built once, by rules that know nothing of the viewer'
 (PostgreSQL keeps them as sessions arrive, ``init/16_timeline_runs.sql``; this module is the
 reference it is tested against), and a day's timeline clips the segments that overlap it.
 
-Over one origin and host name's sessions in (start, id) order, a session's end never before its
-start: a session shorter than ``min_seconds`` (a minute: narrower than a pixel of a day at
+Sessions are chained per origin, host name and the UTC hour their start falls in (so a segment
+holds at most an hour's sessions, and a change to a session touches only its hour). Over those
+sessions in (start, id) order, a session's end never before its start: a session shorter than ``min_seconds`` (a minute: narrower than a pixel of a day at
 1280 px) is short, zero-length ones included; it joins the segment before it when it starts
 before the end of an earlier session (an overlap), at the start of the one before it, or, being
 short, at most ``max_gap`` after the end of an earlier short session. Otherwise it starts a
@@ -23,7 +24,7 @@ renamed host is one lane.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Hashable
 
 MIN_SECONDS = 60.0
@@ -94,13 +95,21 @@ def chain(sessions: list[Session], min_seconds: float = MIN_SECONDS, max_gap: ti
     return segments
 
 
+def hour_of(moment: datetime) -> datetime:
+    """The start of the UTC hour ``moment`` falls in."""
+    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
 def runs(sessions: list[Session], min_seconds: float = MIN_SECONDS,
          max_gap: timedelta = MAX_GAP) -> dict[tuple[str, str], list[Segment]]:
     """Per (origin, host name): its segments in time order, as ``timeline_runs`` stores them."""
-    by_key: dict[tuple[str, str], list[Session]] = {}
+    by_hour: dict[tuple[str, str, datetime], list[Session]] = {}
     for s in sessions:
-        by_key.setdefault((s.origin, s.host), []).append(s)
-    return {key: chain(rows, min_seconds, max_gap) for key, rows in sorted(by_key.items())}
+        by_hour.setdefault((s.origin, s.host, hour_of(s.start)), []).append(s)
+    found: dict[tuple[str, str], list[Segment]] = {}
+    for (origin, host, _), rows in sorted(by_hour.items()):
+        found.setdefault((origin, host), []).extend(chain(rows, min_seconds, max_gap))
+    return found
 
 
 def clip_to(segment: Segment, lower: datetime, upper: datetime) -> Segment | None:

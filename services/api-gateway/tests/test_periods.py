@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from api_gateway.params import local_midnight
 from api_gateway.periods import periods_between, split_by_period
-from api_gateway.timeline import Session, chain, lanes
+from api_gateway.timeline import Session, chain, lanes, runs
 
 UTC = ZoneInfo("UTC")
 
@@ -102,9 +102,16 @@ def test_lanes_are_per_host_and_clip_segments_to_the_day():
 
 
 def test_a_run_of_short_sessions_does_not_depend_on_the_day_it_is_seen_in():
-    midnight = u(2026, 11, 30)
-    sessions = [_s(i, midnight - timedelta(minutes=30) + timedelta(seconds=40 * i), 30) for i in range(90)]
+    midnight = local_midnight(datetime(2026, 11, 30).date(), ZoneInfo("Asia/Kathmandu"))  # 18:15 UTC
+    hour = midnight - timedelta(minutes=15)
+    sessions = [_s(i, hour + timedelta(seconds=40 * i), 30) for i in range(80)]
     before, after = (lanes(sessions, lo, hi)["a"] for lo, hi in ((midnight - timedelta(days=1), midnight),
                                                                  (midnight, midnight + timedelta(days=1))))
-    assert len(before) == len(after) == 1 and before[0].count == after[0].count == 90
+    assert len(before) == len(after) == 1 and before[0].count == after[0].count == 80
     assert (before[0].end, after[0].start) == (midnight, midnight)
+
+
+def test_runs_are_chained_within_the_utc_hour_they_start_in():
+    t = u(2026, 11, 30, 9, 58)
+    segments = runs([_s(i, t + timedelta(seconds=30 * i), 20) for i in range(8)])[("", "a")]
+    assert [(s.start, s.count) for s in segments] == [(t, 4), (u(2026, 11, 30, 10), 4)]

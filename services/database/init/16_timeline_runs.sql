@@ -8,28 +8,24 @@
 -- tests hold this file to), over one origin and host's sessions in (start, id) order, a session's
 -- end being rollup_session_end() (an open session lasts its last reported duration):
 --
+-- - Sessions are chained per origin, host name and the UTC hour their start falls in, so that a
+--   segment spans at most its hour's sessions and a change touches only its own hours.
 -- - short: a session shorter than 60 s (min_seconds), zero-length ones included.
 -- - A session joins the segment before it when it starts before the end of an earlier session
---   (an overlap: two windows cannot both be shown apart in one lane), or when it is short and
---   starts at most 5 minutes (max_gap) after the end of an earlier short session; otherwise it
---   starts a segment. A session starting at the same moment as the one before it joins it too
---   (so a segment's sessions never share a start with the next one's). So consecutive sessions of a minute or more stay whole, and runs of short
---   ones become one segment, however the day is cut.
+--   (an overlap: two windows cannot both be shown apart in one lane), at the start of the one
+--   before it, or when it is short and starts at most 5 minutes (max_gap) after the end of an
+--   earlier short session; otherwise it starts a segment. So sessions of a minute or more stay
+--   whole and runs of short ones become one segment, however the viewer's day is cut.
 -- - A segment spans its sessions' earliest start to their latest end; it is labelled with the
 --   application that took most of its sessions' seconds (ties: the one seen first), and carries
 --   its first session's id, its session count and, for a single session, its window title.
 --
--- Whether a session starts a segment depends only on earlier sessions that end at most
--- max_gap before it. A change to a session (inserted, updated, deleted) at [start, end] can
--- therefore move segment starts only within [start, end + max_gap]: the trigger deletes the
--- stored segments of that origin and host that reach that window (a segment reaches max_gap
--- past its end) and rebuilds them from the raw rows between the earliest start and the latest
--- session start they covered, one statement per batch, in key order. The test suite checks
--- that the segments kept this way equal a rebuild (rebuild_timeline_runs()) after random
--- inserts, sessions gaining their end, re-sent rows and deletes.
---
 -- The triggers are statement-level with transition tables on desktop_activity_sessions itself
--- (allowed on a partitioned table's parent as well), run with jit off like 12's.
+-- (allowed on a partitioned table's parent as well), run with jit off like 12's: one statement
+-- per batch deletes the segments of every (origin, host, hour) a changed row (old or new
+-- version) starts in and chains that hour's raw rows again, in key order. The test suite checks
+-- that the segments kept this way equal a rebuild (rebuild_timeline_runs()) and the Python
+-- rules after random inserts, sessions gaining their end, re-sent rows and deletes.
 
 CREATE TABLE IF NOT EXISTS timeline_runs (
     origin_id        UUID NOT NULL,
@@ -47,118 +43,92 @@ CREATE TABLE IF NOT EXISTS timeline_runs (
 -- The day query and the trigger both look for the segments overlapping a time range.
 CREATE INDEX IF NOT EXISTS idx_timeline_runs_span ON timeline_runs USING gist (tstzrange(start_time, end_time, '[]'));
 
--- The segments of the sessions of `source`, as timeline_runs rows. `source` is a relation or a
--- subquery with the columns of desktop_activity_sessions plus origin and host (the key as
--- stored), part (sessions are chained per origin, host and part) and context: context rows are
--- earlier sessions that count for the rules of the others (their ends) but give no segment.
+-- The segments of the sessions of `source` (a relation or a subquery with the columns of
+-- desktop_activity_sessions plus origin, host and hour: the key as stored and the hour chained
+-- in), as timeline_runs rows.
 CREATE OR REPLACE FUNCTION timeline_runs_select(source TEXT) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RETURN format($sql$
         WITH sized AS (
-            SELECT s.id, s.origin, s.host, s.part, s.context, s.application_name AS app, s.window_title AS title,
+            SELECT s.id, s.origin, s.host, s.hour, s.application_name AS app, s.window_title AS title,
                    s.start_time AS s,
                    greatest(s.start_time, rollup_session_end(s.start_time, s.end_time, s.duration_seconds)) AS e
             FROM %1$s s
         ), reach AS (
             SELECT z.*, z.e - z.s < interval '60 seconds' AS short,
-                   max(z.e) OVER w AS ended, lag(z.s) OVER (PARTITION BY z.origin, z.host, z.part ORDER BY z.s, z.id) AS before,
+                   max(z.e) OVER w AS ended, lag(z.s) OVER (PARTITION BY z.origin, z.host, z.hour ORDER BY z.s, z.id) AS before,
                    max(z.e + interval '5 minutes') FILTER (WHERE z.e - z.s < interval '60 seconds') OVER w AS reached
             FROM sized z
-            WINDOW w AS (PARTITION BY z.origin, z.host, z.part ORDER BY z.s, z.id
+            WINDOW w AS (PARTITION BY z.origin, z.host, z.hour ORDER BY z.s, z.id
                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         ), numbered AS MATERIALIZED (
-            SELECT * FROM (
-                SELECT r.*, count(*) FILTER (WHERE r.ended IS NULL OR (r.s >= r.ended AND r.s > r.before AND NOT (
-                                r.short AND r.reached IS NOT NULL AND r.s <= r.reached)))
-                                OVER (PARTITION BY r.origin, r.host, r.part ORDER BY r.s, r.id) AS segment,
-                       row_number() OVER (PARTITION BY r.origin, r.host, r.part ORDER BY r.s, r.id) AS pos
-                FROM reach r
-            ) AS n
-            WHERE NOT n.context
+            SELECT r.*, count(*) FILTER (WHERE r.ended IS NULL OR (r.s >= r.ended AND r.s > r.before AND NOT (
+                            r.short AND r.reached IS NOT NULL AND r.s <= r.reached)))
+                            OVER (PARTITION BY r.origin, r.host, r.hour ORDER BY r.s, r.id) AS segment,
+                   row_number() OVER (PARTITION BY r.origin, r.host, r.hour ORDER BY r.s, r.id) AS pos
+            FROM reach r
         ), labels AS (
-            SELECT DISTINCT ON (origin, host, part, segment) origin, host, part, segment, app
-            FROM (SELECT origin, host, part, segment, app, sum(e - s) AS took, min(pos) AS seen
+            SELECT DISTINCT ON (origin, host, hour, segment) origin, host, hour, segment, app
+            FROM (SELECT origin, host, hour, segment, app, sum(e - s) AS took, min(pos) AS seen
                   FROM numbered GROUP BY 1, 2, 3, 4, 5) AS a
-            ORDER BY origin, host, part, segment, took DESC, seen
+            ORDER BY origin, host, hour, segment, took DESC, seen
         )
         SELECT g.origin, g.host, g.start_time, g.end_time, g.last_start, l.app, g.title, g.sessions, g.first_id
         FROM (
-            SELECT origin, host, part, segment, min(s) AS start_time, max(e) AS end_time, max(s) AS last_start,
+            SELECT origin, host, hour, segment, min(s) AS start_time, max(e) AS end_time, max(s) AS last_start,
                    count(*)::integer AS sessions, (array_agg(id ORDER BY pos))[1] AS first_id,
                    CASE WHEN count(*) = 1 THEN min(title) END AS title
             FROM numbered
             GROUP BY 1, 2, 3, 4
-        ) g JOIN labels l USING (origin, host, part, segment)
+        ) g JOIN labels l USING (origin, host, hour, segment)
     $sql$, source);
 END;
 $$;
 
--- A batch's changed rows (the transition tables named in `relations`) become windows per origin
--- and host; the stored segments reaching a window are deleted, and the raw rows of the range
--- they covered (merged where ranges overlap) are chained again.
+-- The hours (per origin and host) the changed rows of a batch start in (the transition tables
+-- named in `relations`): their segments are deleted and their sessions chained again. The
+-- INSERT reads the deletion's count first, so no new segment meets an old one's key.
 CREATE OR REPLACE FUNCTION timeline_runs_sql(relations TEXT[]) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     changed TEXT := (SELECT string_agg(format(
-        'SELECT COALESCE(origin_id, %L::uuid) AS origin, COALESCE(host_identifier, %L) AS host, start_time AS lo, '
-        'greatest(start_time, rollup_session_end(start_time, end_time, duration_seconds)) + interval %L AS hi FROM %I',
-        '00000000-0000-0000-0000-000000000000', '', '5 minutes', r), ' UNION ALL ') FROM unnest(relations) AS r);
-    -- A range's sessions: those starting in it, those starting up to max_gap before it, and longer
-    -- ones still running then (the GiST index of 08); by origin, or, for rows synced before
-    -- origins existed (08), by no origin.
-    sessions TEXT := (SELECT string_agg(format(
-        'SELECT s.* FROM desktop_activity_sessions s WHERE %1$s AND COALESCE(s.host_identifier, '''') = r.host '
-        'AND %2$s', origin, part), ' UNION ALL ')
-        FROM unnest(ARRAY['s.origin_id = r.origin',
-                          'r.origin = ''00000000-0000-0000-0000-000000000000'' AND s.origin_id IS NULL']) AS origin,
-             unnest(ARRAY['s.start_time >= r.lo - interval ''5 minutes'' AND s.start_time <= r.hi',
-                          'session_span(s.start_time, s.end_time, s.duration_seconds) '
-                          '&& tstzrange(r.lo - interval ''5 minutes 1 millisecond'', r.lo, ''[)'') '
-                          'AND s.start_time < r.lo - interval ''5 minutes''']) AS part);
+        'SELECT COALESCE(origin_id, %L::uuid) AS origin, COALESCE(host_identifier, %L) AS host, '
+        'date_bin(%L, start_time, TIMESTAMPTZ %L) AS hour FROM %I',
+        '00000000-0000-0000-0000-000000000000', '', '1 hour', 'epoch', r), ' UNION ') FROM unnest(relations) AS r);
 BEGIN
     RETURN format($sql$
-        WITH changed AS MATERIALIZED (%1$s),
-        windows AS (  -- the changed rows' windows, overlapping ones merged
-            SELECT origin, host, min(lo) AS lo, max(hi) AS hi
-            FROM (SELECT c.*, count(*) FILTER (WHERE c.lo > c.reach) OVER (PARTITION BY c.origin, c.host
-                                                                          ORDER BY c.lo, c.hi) AS island
-                  FROM (SELECT c.*, max(c.hi) OVER (PARTITION BY c.origin, c.host ORDER BY c.lo, c.hi
-                                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-                        FROM changed c) AS c) AS i
-            GROUP BY origin, host, island
-        ), gone AS (
+        WITH changed AS MATERIALIZED (SELECT DISTINCT * FROM (%1$s) AS c),
+        gone AS (  -- found hour by hour through the primary key, deleted by row address
             DELETE FROM timeline_runs t
-            USING windows w
-            WHERE tstzrange(t.start_time, t.end_time, '[]') && tstzrange(w.lo - interval '5 minutes', w.hi, '[]')
-              AND t.origin_id = w.origin AND t.host_identifier = w.host
-            RETURNING t.origin_id, t.host_identifier, t.start_time, t.end_time, t.last_start
-        ), spans AS (  -- each window widened to the segments it removed
-            SELECT w.origin, w.host, least(w.lo, min(g.start_time)) AS lo, greatest(w.hi, max(g.last_start)) AS hi
-            FROM windows w
-            LEFT JOIN gone g ON g.origin_id = w.origin AND g.host_identifier = w.host
-                            AND tstzrange(g.start_time, g.end_time, '[]') && tstzrange(w.lo - interval '5 minutes', w.hi, '[]')
-            GROUP BY w.origin, w.host, w.lo, w.hi
-        ), ranges AS (  -- widened windows that now overlap are one range
-            SELECT origin, host, min(lo) AS lo, max(hi) AS hi
-            FROM (SELECT s.*, count(*) FILTER (WHERE s.lo > s.reach) OVER (PARTITION BY s.origin, s.host
-                                                                          ORDER BY s.lo, s.hi) AS island
-                  FROM (SELECT s.*, max(s.hi) OVER (PARTITION BY s.origin, s.host ORDER BY s.lo, s.hi
-                                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-                        FROM spans s) AS s) AS i
-            GROUP BY origin, host, island
-        ), numbered_ranges AS (
-            SELECT r.*, row_number() OVER () AS part FROM ranges r
-        ), batch_rows AS (  -- each range's sessions, and as context the earlier ones that reach it
-            SELECT x.*, r.origin, r.host, r.part, x.start_time < r.lo AS context
-            FROM numbered_ranges r
-            CROSS JOIN LATERAL (%3$s) x
+            WHERE t.ctid = ANY (ARRAY(
+                SELECT x.ctid FROM changed c
+                CROSS JOIN LATERAL (
+                    SELECT r.ctid FROM timeline_runs r
+                    WHERE r.origin_id = c.origin AND r.host_identifier = c.host
+                      AND r.start_time >= c.hour AND r.start_time < c.hour + interval '1 hour'
+                    OFFSET 0) x))  -- OFFSET 0: kept an index scan per hour, never a join of the whole table
+            RETURNING 1
+        ), batch_rows AS (
+            SELECT x.*, c.origin, c.host, c.hour
+            FROM changed c
+            CROSS JOIN LATERAL (
+                SELECT s.* FROM desktop_activity_sessions s
+                WHERE s.origin_id = c.origin AND COALESCE(s.host_identifier, '') = c.host
+                  AND s.start_time >= c.hour AND s.start_time < c.hour + interval '1 hour'
+                UNION ALL  -- rows synced before origins existed (04)
+                SELECT s.* FROM desktop_activity_sessions s
+                WHERE c.origin = '00000000-0000-0000-0000-000000000000' AND s.origin_id IS NULL
+                  AND COALESCE(s.host_identifier, '') = c.host
+                  AND s.start_time >= c.hour AND s.start_time < c.hour + interval '1 hour'
+            ) x
+            WHERE (SELECT count(*) FROM gone) >= 0
         ), chained AS (%2$s)
         INSERT INTO timeline_runs (origin_id, host_identifier, start_time, end_time, last_start, application_name,
                                    window_title, sessions, first_id)
         SELECT * FROM chained
         ORDER BY 1, 2, 3, 9
-    $sql$, changed, timeline_runs_select('batch_rows'), sessions);
+    $sql$, changed, timeline_runs_select('batch_rows'));
 END;
 $$;
 
@@ -203,8 +173,8 @@ BEGIN
                    'application_name, window_title, sessions, first_id) %s ORDER BY 1, 2, 3, 9',
                    timeline_runs_select(format(
                        '(SELECT s.*, COALESCE(s.origin_id, %L::uuid) AS origin, COALESCE(s.host_identifier, %L) AS host, '
-                       '0 AS part, false AS context FROM desktop_activity_sessions s)',
-                       '00000000-0000-0000-0000-000000000000', '')));
+                       'date_bin(%L, s.start_time, TIMESTAMPTZ %L) AS hour FROM desktop_activity_sessions s)',
+                       '00000000-0000-0000-0000-000000000000', '', '1 hour', 'epoch')));
 END;
 $$;
 
