@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS timeline_runs (
     PRIMARY KEY (origin_id, host_identifier, start_time, first_id)
 );
 
--- The day query and the trigger both look for the segments overlapping a time range.
+-- A day reads the segments overlapping it; the triggers find an hour's by the primary key.
 CREATE INDEX IF NOT EXISTS idx_timeline_runs_span ON timeline_runs USING gist (tstzrange(start_time, end_time, '[]'));
 
 -- The segments of the sessions of `source` (a relation or a subquery with the columns of
