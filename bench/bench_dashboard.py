@@ -165,7 +165,7 @@ async def seed(url: str, scale: float) -> dict:
         seconds = time.perf_counter() - started
         counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in (
             "desktop_activity_sessions", "file_change_events", "sync_logs", "session_rollup_15m",
-            "file_project_rollup_15m", "activity_totals_1h")}
+            "file_project_rollup_15m", "activity_totals_1h", "timeline_runs")}
     finally:
         await conn.close()
     return {"seconds": seconds, **counts}
@@ -316,6 +316,7 @@ def report(found: list, version: str, runs: int, command: str) -> str:
         lines.append(f"- {scale:g}x: seeded in {seeded['seconds']:.0f} s (rollup triggers included); "
                      f"{seeded['session_rollup_15m']:,} session and {seeded['file_project_rollup_15m']:,} "
                      f"file-project 15-minute rollup rows, {seeded['activity_totals_1h']:,} hourly totals, "
+                     f"{seeded['timeline_runs']:,} timeline segments, "
                      f"{seeded['sync_logs']:,} sync log rows.")
     for (small, _, a, pa), (big, _, b, pb) in zip(found, found[1:]):
         growth = [f"{n}: {b[n]['api_p95'] / a[n]['api_p95']:.2f}x" for n in a]

@@ -41,6 +41,19 @@ def host_filter(alias: str, param: str) -> str:
     return f"({param}::text IS NULL OR {host_condition(alias, param)})"
 
 
+def host_name(alias: str) -> str:
+    """The name a row (of the table aliased ``alias``, raw or rollup, joined by :func:`host_join`) is
+    shown under: its host's current name when a host registered its origin, else the name it was
+    synced with (NULL for none), so a renamed host is one row or lane, not one per name."""
+    return f"COALESCE(named_host.host_identifier, NULLIF({alias}.host_identifier, ''))"
+
+
+def host_join(alias: str) -> str:
+    """The joins :func:`host_name` reads: the host owning the row's origin, if any."""
+    return (f"LEFT JOIN host_origins named_origin ON named_origin.origin_id = {alias}.origin_id "
+            "LEFT JOIN hosts named_host ON named_host.host_id = named_origin.host_id")
+
+
 def clock_warning(offset: float | None, limit: float = CLOCK_OFFSET_LIMIT) -> str | None:
     """What a host's clock offset (its clock minus PostgreSQL's) means, when over ``limit``."""
     if offset is None or abs(offset) <= limit:

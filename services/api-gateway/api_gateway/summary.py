@@ -20,15 +20,20 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 
 from api_gateway.periods import Period
-from api_gateway.hosts import host_filter
+from api_gateway.hosts import host_filter, host_join, host_name
 from api_gateway.search import SESSION_END
 
 GROUPS = ("application", "project", "host", "extension", "none")
-SESSION_KEYS = {"application": "s.application_name", "host": "s.host_identifier"}
-FILE_KEYS = {"project": "f.project_name", "host": "f.host_identifier", "extension": "f.file_extension"}
+# A host is grouped under its current name (hosts.host_name), whatever names its rows carry.
+SESSION_KEYS = {"application": "s.application_name", "host": host_name("s")}
+FILE_KEYS = {"project": "f.project_name", "host": host_name("f"), "extension": "f.file_extension"}
 # In the rollups a missing value is '' (it is part of the key); shown as null like the raw rows.
-ROLLUP_SESSION_KEYS = {"application": "r.application_name", "host": "NULLIF(r.host_identifier, '')"}
-ROLLUP_FILE_KEYS = {"project": "NULLIF(r.project_name, '')", "host": "NULLIF(r.host_identifier, '')"}
+ROLLUP_SESSION_KEYS = {"application": "r.application_name", "host": host_name("r")}
+ROLLUP_FILE_KEYS = {"project": "NULLIF(r.project_name, '')", "host": host_name("r")}
+
+
+def _joins(alias: str, key: str | None) -> str:
+    return host_join(alias) if key == "host" else ""
 BUCKET = timedelta(minutes=15)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -70,6 +75,7 @@ async def session_seconds(conn: asyncpg.Connection, periods: list[Period], key: 
         FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
         JOIN desktop_activity_sessions s
           ON s.start_time < p.e AND ({SESSION_END} > p.s OR s.start_time >= p.s)
+        {_joins("s", key)}
         WHERE (session_span(s.start_time, s.end_time, s.duration_seconds) && tstzrange($4, $5, '[)')
                OR (s.start_time >= $4 AND s.start_time < $5))  -- zero-length sessions still count as started
           AND {host_filter("s", "$6")}
@@ -89,6 +95,7 @@ async def file_counts(conn: asyncpg.Connection, periods: list[Period], key: str 
         SELECT p.label, {key_sql} AS key, count(*) AS events
         FROM unnest($1::timestamptz[], $2::timestamptz[], $3::text[]) AS p(s, e, label)
         JOIN file_change_events f ON f.event_time >= p.s AND f.event_time < p.e
+        {_joins("f", key)}
         WHERE f.event_time >= $4 AND f.event_time < $5 AND {host_filter("f", "$6")}
         GROUP BY 1, 2
         """,
@@ -105,7 +112,7 @@ async def rollup_session_seconds(conn: asyncpg.Connection, periods: list[Period]
         f"""
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key,
                (sum(r.active_us) / 1e6)::float8 AS seconds, sum(r.sessions_started)::bigint AS sessions
-        FROM session_rollup_15m r
+        FROM session_rollup_15m r {_joins("r", key)}
         WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter("r", "$4")}
         GROUP BY 1, 2
         HAVING sum(r.active_us) <> 0 OR sum(r.sessions_started) <> 0
@@ -123,7 +130,7 @@ async def rollup_file_counts(conn: asyncpg.Connection, periods: list[Period], ke
     rows = await conn.fetch(
         f"""
         SELECT width_bucket(r.bucket, $1::timestamptz[]) AS i, {key_sql} AS key, sum(r.events)::bigint AS events
-        FROM {table} r
+        FROM {table} r {_joins("r", key)}
         WHERE r.bucket >= $2 AND r.bucket < $3 AND {host_filter("r", "$4")}
         GROUP BY 1, 2
         HAVING sum(r.events) <> 0
@@ -142,11 +149,36 @@ ALL_HOSTS = {
     "project": ("project_totals_all_1h", "NULLIF(r.project_name, '')", ("events",)),
 }
 QUARTERS = range(4)
+# Per UTC day across all hosts (16), for the days wholly inside one period: (table, key column, measure).
+ALL_HOSTS_DAILY = {"project": ("project_totals_all_1d", "NULLIF(r.project_name, '')", "events")}
+DAY = timedelta(days=1)
+
+
+def whole_utc_days(periods: list[Period]) -> tuple[list[tuple[datetime, datetime]], list[tuple[datetime, datetime]]]:
+    """The UTC days lying wholly inside one period (a range of them per period), and the rest of
+    the periods' span (adjacent parts joined), to be read by the hour."""
+    days: list[tuple[datetime, datetime]] = []
+    hours: list[tuple[datetime, datetime]] = []
+    for p in periods:
+        first = _EPOCH + -(-(p.start - _EPOCH) // DAY) * DAY
+        last = _EPOCH + (p.end - _EPOCH) // DAY * DAY
+        parts = [(p.start, first), (last, p.end)] if first < last else [(p.start, p.end)]
+        if first < last:
+            days.append((first, last))
+        for lo, hi in parts:
+            if lo >= hi:
+                continue
+            if hours and hours[-1][1] == lo:
+                hours[-1] = (hours[-1][0], hi)
+            else:
+                hours.append((lo, hi))
+    return days, hours
 
 
 def all_hosts_sql(table: str, key_sql: str | None, measures: tuple[str, ...]) -> str:
     """Per period index and key, each measure summed: an hour within one period counts whole, an
-    hour that a period edge cuts counts quarter by quarter ($1: the period starts and the last end)."""
+    hour that a period edge cuts counts quarter by quarter ($1: the period starts and the last end;
+    $2, $3: the starts and ends of the ranges to read, apart by a day or more)."""
     key = key_sql or "NULL::text"
     # Every row in the first branch (no filter: the planner then sizes its aggregate right), counting
     # only if its hour lies within one period; the few hours cut by an edge in the second.
@@ -158,8 +190,8 @@ def all_hosts_sql(table: str, key_sql: str | None, measures: tuple[str, ...]) ->
         WITH r AS MATERIALIZED (
             SELECT r.*, {key} AS key, width_bucket(r.hour, $1::timestamptz[]) AS i0,
                    width_bucket(r.hour + interval '45 minutes', $1::timestamptz[]) AS i3
-            FROM {table} r
-            WHERE r.hour >= date_bin('1 hour', $2::timestamptz, TIMESTAMPTZ 'epoch') AND r.hour < $3
+            FROM unnest($2::timestamptz[], $3::timestamptz[]) AS g(lo, hi)
+            JOIN {table} r ON r.hour >= date_bin('1 hour', g.lo, TIMESTAMPTZ 'epoch') AND r.hour < g.hi
         )
         SELECT r.i0 AS i, r.key, {whole} FROM r GROUP BY 1, 2
         UNION ALL
@@ -173,7 +205,20 @@ async def all_hosts_rows(conn: asyncpg.Connection, periods: list[Period], what: 
     """Rows of :data:`ALL_HOSTS` ``what`` as the summary takes them: label, key and the period's figures."""
     table, key_sql, measures = ALL_HOSTS[what]
     edges = [p.start for p in periods] + [periods[-1].end]
-    rows = await conn.fetch(all_hosts_sql(table, key_sql, measures), edges, periods[0].start, periods[-1].end)
+    days, hours = whole_utc_days(periods) if what in ALL_HOSTS_DAILY else ([], [(periods[0].start, periods[-1].end)])
+    rows = []
+    if hours:
+        rows += await conn.fetch(all_hosts_sql(table, key_sql, measures), edges, [h[0] for h in hours],
+                                 [h[1] for h in hours])
+    if days:
+        day_table, day_key, measure = ALL_HOSTS_DAILY[what]
+        rows += await conn.fetch(
+            f"""
+            SELECT width_bucket(r.day, $1::timestamptz[]) AS i, {day_key} AS key, sum(r.{measure})::bigint AS {measure}
+            FROM unnest($2::timestamptz[], $3::timestamptz[]) AS d(lo, hi)
+            JOIN {day_table} r ON r.day >= d.lo AND r.day < d.hi
+            GROUP BY 1, 2
+            """, edges, [d[0] for d in days], [d[1] for d in days])
     found = []
     for r in rows:
         if not 1 <= r["i"] <= len(periods):

@@ -1,28 +1,46 @@
-"""Pure rules for a day's timeline: lanes per host, sessions clipped to the day, short runs merged.
+"""Pure rules for a day's timeline: segments per origin and host built by fixed rules, clipped to the day.
 
 A busy day holds thousands of sessions of a few seconds; drawing each would make the response
-and the chart heavy. Consecutive sessions shorter than a threshold on the same host (with no
-gap longer than ``max_gap`` between them) become one segment, labelled with the application that
-took most of its time and the number of sessions it stands for. The threshold is ``min_seconds``
-(a minute: narrower than a pixel of a day at 1280 px), raised on a lane with more sessions than
-its share of ``budget`` until only that many sessions stay whole, so a day of 20 busy hosts stays
-around a thousand segments (about 200 KB).
+and the chart heavy, and merging them afresh for every day asked costs more as the days fill.
+The segments are therefore built once, by rules that know nothing of the viewer's zone or day
+(PostgreSQL keeps them as sessions arrive, ``init/16_timeline_runs.sql``; this module is the
+reference it is tested against), and a day's timeline clips the segments that overlap it.
+
+Sessions are chained per origin, host name and the UTC hour their start falls in (so a segment
+holds at most an hour's sessions, and a change to a session touches only its hour). Over those
+sessions in (start, id) order, a session's end never before its start: a session shorter than ``min_seconds`` (a minute: narrower than a pixel of a day at
+1280 px) is short, zero-length ones included; it joins the segment before it when it starts
+before the end of an earlier session (an overlap), at the start of the one before it, or, being
+short, at most ``max_gap`` after the end of an earlier short session. Otherwise it starts a
+segment. So sessions of a minute or more stay whole, runs of short ones (even of under a second)
+become one segment labelled with the application that took most of their time (ties: the one
+seen first) and the number of sessions it stands for, and overlapping sessions (which one lane
+cannot show apart) are drawn as one.
+
+A lane is a host: every origin of a host (:mod:`api_gateway.hosts`) under its current name, so a
+renamed host is one lane.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Hashable
+
+MIN_SECONDS = 60.0
+MAX_GAP = timedelta(minutes=5)
+UNKNOWN_HOST = "(unknown host)"
 
 
 @dataclass(frozen=True)
 class Session:
     id: int
-    host: str
+    host: str  # the name the row was synced with ('' for none)
     application: str
     title: str | None
     start: datetime
     end: datetime
+    origin: str = ""  # the origin (a local database) it came from
 
 
 @dataclass
@@ -32,7 +50,8 @@ class Segment:
     application: str
     title: str | None
     session_ids: list[int] = field(default_factory=list)
-    seconds_by_app: dict[str, float] = field(default_factory=dict)
+    seconds_by_app: dict[str, timedelta] = field(default_factory=dict)
+    last_start: datetime | None = None
 
     @property
     def count(self) -> int:
@@ -49,53 +68,69 @@ class Segment:
         }
 
 
-def clip_to(session: Session, lower: datetime, upper: datetime) -> Session | None:
-    start, end = max(session.start, lower), min(session.end, upper)
-    if end <= start:
-        return None
-    return Session(session.id, session.host, session.application, session.title, start, end)
-
-
-def merge_short(sessions: list[Session], min_seconds: float, max_gap: timedelta) -> list[Segment]:
-    """Segments of one host's sessions (sorted by start), short neighbours merged."""
+def chain(sessions: list[Session], min_seconds: float = MIN_SECONDS, max_gap: timedelta = MAX_GAP) -> list[Segment]:
+    """The segments of one origin and host's sessions (any order), by the rules above."""
     segments: list[Segment] = []
-    short_run: Segment | None = None
-    for s in sessions:
-        seconds = (s.end - s.start).total_seconds()
-        if seconds >= min_seconds:
-            short_run = None
-            segments.append(Segment(s.start, s.end, s.application, s.title, [s.id], {s.application: seconds}))
-            continue
-        if short_run is not None and s.start - short_run.end <= max_gap:
-            short_run.end = max(short_run.end, s.end)
-            short_run.session_ids.append(s.id)
-            short_run.seconds_by_app[s.application] = short_run.seconds_by_app.get(s.application, 0.0) + seconds
-            short_run.application = max(short_run.seconds_by_app, key=short_run.seconds_by_app.__getitem__)
-            continue
-        short_run = Segment(s.start, s.end, s.application, s.title, [s.id], {s.application: seconds})
-        segments.append(short_run)
+    ended = reached = before = None
+    short_below = timedelta(seconds=min_seconds)
+    for s in sorted(sessions, key=lambda r: (r.start, r.id)):
+        end = max(s.start, s.end)
+        took = end - s.start
+        short = took < short_below
+        joins = ended is not None and (s.start < ended or s.start == before
+                                       or (short and reached is not None and s.start <= reached))
+        if joins:
+            seg = segments[-1]
+            seg.end = max(seg.end, end)
+            seg.last_start = s.start
+            seg.session_ids.append(s.id)
+            seg.seconds_by_app[s.application] = seg.seconds_by_app.get(s.application, timedelta(0)) + took
+            seg.application = max(seg.seconds_by_app, key=seg.seconds_by_app.__getitem__)
+        else:
+            segments.append(Segment(s.start, end, s.application, s.title, [s.id], {s.application: took}, s.start))
+        ended = end if ended is None else max(ended, end)
+        if short:
+            reached = end + max_gap if reached is None else max(reached, end + max_gap)
+        before = s.start
     return segments
 
 
-def threshold(sessions: list[Session], min_seconds: float, keep: int) -> float:
-    """The shortest duration a session may have and still be drawn alone, keeping about ``keep``."""
-    if len(sessions) <= keep:
-        return min_seconds
-    durations = sorted(((s.end - s.start).total_seconds() for s in sessions), reverse=True)
-    return max(min_seconds, durations[keep - 1] + 1e-6)
+def hour_of(moment: datetime) -> datetime:
+    """The start of the UTC hour ``moment`` falls in."""
+    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
-def lanes(sessions: list[Session], lower: datetime, upper: datetime, min_seconds: float = 60.0,
-          max_gap: timedelta = timedelta(minutes=5), budget: int = 1200) -> dict[str, list[Segment]]:
-    """Per host (sorted by name): the day's segments in time order."""
-    by_host: dict[str, list[Session]] = {}
-    for session in sessions:
-        clipped = clip_to(session, lower, upper)
-        if clipped is not None:
-            by_host.setdefault(session.host, []).append(clipped)
-    # Whole sessions and merged runs alternate at worst, so keep half the lane's share whole.
-    keep = max(25, budget // max(1, len(by_host)) // 2)
-    return {
-        host: merge_short(sorted(rows, key=lambda r: (r.start, r.id)), threshold(rows, min_seconds, keep), max_gap)
-        for host, rows in sorted(by_host.items())
-    }
+def runs(sessions: list[Session], min_seconds: float = MIN_SECONDS,
+         max_gap: timedelta = MAX_GAP) -> dict[tuple[str, str], list[Segment]]:
+    """Per (origin, host name): its segments in time order, as ``timeline_runs`` stores them."""
+    by_hour: dict[tuple[str, str, datetime], list[Session]] = {}
+    for s in sessions:
+        by_hour.setdefault((s.origin, s.host, hour_of(s.start)), []).append(s)
+    found: dict[tuple[str, str], list[Segment]] = {}
+    for (origin, host, _), rows in sorted(by_hour.items()):
+        found.setdefault((origin, host), []).extend(chain(rows, min_seconds, max_gap))
+    return found
+
+
+def clip_to(segment: Segment, lower: datetime, upper: datetime) -> Segment | None:
+    """The part of a segment within [lower, upper); a zero-length one stays when it lies inside."""
+    if not (segment.start < upper and (segment.end > lower or segment.start == lower)):
+        return None
+    return Segment(max(segment.start, lower), min(segment.end, upper), segment.application, segment.title,
+                   segment.session_ids, segment.seconds_by_app, segment.last_start)
+
+
+def lanes(sessions: list[Session], lower: datetime, upper: datetime,
+          lane_of: Callable[[str, str], Hashable] | None = None, min_seconds: float = MIN_SECONDS,
+          max_gap: timedelta = MAX_GAP) -> dict[Hashable, list[Segment]]:
+    """Per lane (sorted): the day's segments ordered by their start, then their first session.
+
+    ``lane_of(origin, host)`` names the lane of an origin's segments; by default the host name."""
+    lane_of = lane_of or (lambda origin, host: host or UNKNOWN_HOST)
+    found: dict[Hashable, list[tuple]] = {}
+    for (origin, host), segments in runs(sessions, min_seconds, max_gap).items():
+        for seg in segments:
+            clipped = clip_to(seg, lower, upper)
+            if clipped is not None:
+                found.setdefault(lane_of(origin, host), []).append((seg.start, seg.session_ids[0], clipped))
+    return {lane: [c for *_, c in sorted(rows, key=lambda r: r[:2])] for lane, rows in sorted(found.items())}

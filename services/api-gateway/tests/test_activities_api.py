@@ -163,6 +163,43 @@ async def test_timeline_has_a_lane_per_host_clipped_to_the_day_with_short_runs_m
     assert [lane["host_identifier"] for lane in only["lanes"]] == ["desk_you"]
 
 
+async def test_sessions_under_a_second_show_on_the_timeline_merged_into_their_run(api, seed):
+    t = utc(2026, 11, 30, 9)
+    await seed.session(t, t + timedelta(milliseconds=400), app="Slack", title="ping")  # alone: drawn by itself
+    run = t + timedelta(hours=2)
+    await seed.session(run, run, app="Firefox")  # zero length
+    await seed.session(run + timedelta(seconds=1), run + timedelta(seconds=1, milliseconds=300), app="Firefox")
+    await seed.session(run + timedelta(seconds=3), run + timedelta(seconds=13), app="Emacs")
+    body = (await api.get("/api/v1/activities/timeline", params={"date": "2026-11-30"})).json()
+    [lane] = body["lanes"]
+    assert [(s["application"], s["sessions"], s["title"], s["start"], s["end"]) for s in lane["segments"]] == [
+        ("Slack", 1, "ping", t.isoformat(), (t + timedelta(milliseconds=400)).isoformat()),
+        ("Emacs", 3, None, run.isoformat(), (run + timedelta(seconds=13)).isoformat())]
+
+
+async def test_a_renamed_host_is_one_lane_and_one_host_row_under_its_current_name(api, seed, pg):
+    t = utc(2026, 11, 30, 9)
+    await seed.session(t, t + timedelta(minutes=30), app="Emacs", host="old-name")
+    await seed.session(t + timedelta(hours=2), t + timedelta(hours=3), app="Firefox", host="new-name")
+    await seed.session(t + timedelta(hours=4), t + timedelta(hours=5), app="Zoom", host="desk_you")
+    await seed.file_event(t, "/p/a.py", host="old-name")
+    await seed.file_event(t + timedelta(hours=2), "/p/b.py", host="new-name")
+    host_id = "6f1c2a43-0d5e-4d0b-9a53-2a8e1f0c7b11"
+    await pg.execute("INSERT INTO hosts (host_id, host_identifier, previous_identifiers) "
+                     "VALUES ($1, 'new-name', '{old-name}')", host_id)
+    await pg.execute("INSERT INTO host_origins (origin_id, host_id) VALUES ($1, $3), ($2, $3)",
+                     seed.origin("old-name"), seed.origin("new-name"), host_id)
+    body = (await api.get("/api/v1/activities/timeline", params={"date": "2026-11-30"})).json()
+    assert [(lane["host_identifier"], lane["host_id"], [s["application"] for s in lane["segments"]])
+            for lane in body["lanes"]] == [("desk_you", None, ["Zoom"]), ("new-name", host_id, ["Emacs", "Firefox"])]
+    for start, end in (("2026-11-30", "2026-11-30"), ("2026-11-30T09:00:00Z", "2026-11-30T12:07:00Z")):  # rollups, raw
+        summary = (await api.get("/api/v1/activities/summary", params={
+            "group_by": "host", "start": start, "end": end})).json()
+        assert [(g["key"], g["active_seconds"], g["sessions"], g["file_events"])
+                for g in summary["periods"][0]["groups"]] == [("new-name", 5400.0, 2, 2), ("desk_you", 3600.0, 1, 0)
+                                                              ][: 2 if start == "2026-11-30" else 1], start
+
+
 async def test_hosts_list_origins_rows_last_sync_and_lag(api, seed):
     await seed.session(utc(2026, 11, 30, 9), utc(2026, 11, 30, 9, 5))
     await seed.file_event(utc(2026, 11, 30, 9), "/p/a.py")

@@ -85,7 +85,9 @@ async def test_a_host_parameter_is_an_id_or_a_name_of_one_or_more_hosts(api, see
     assert await sessions_of(api, str(uuid.uuid4())) == []
 
     timeline = (await api.get("/api/v1/activities/timeline", params={"date": "2026-11-30", "host": office})).json()
-    assert sorted(lane["host_identifier"] for lane in timeline["lanes"]) == ["desk", "office"]
+    # One lane for the renamed host, under its current name, with the rows of both names.
+    assert [(lane["host_identifier"], lane["host_id"], [s["application"] for s in lane["segments"]])
+            for lane in timeline["lanes"]] == [("office", office, ["OldName", "NewName"])]
 
 
 async def test_the_hosts_list_is_by_id_with_current_names_and_marks_shared_ones(api, seed, pg):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from api_gateway.params import local_midnight
 from api_gateway.periods import periods_between, split_by_period
-from api_gateway.timeline import Session, lanes, merge_short
+from api_gateway.timeline import Session, chain, lanes, runs
 
 UTC = ZoneInfo("UTC")
 
@@ -62,33 +62,56 @@ def test_runs_of_short_sessions_merge_into_one_segment_named_for_the_main_applic
     t = u(2026, 11, 30, 9)
     sessions = [_s(1, t, 600), _s(2, t + timedelta(seconds=600), 5, "Firefox"), _s(3, t + timedelta(seconds=605), 10),
                 _s(4, t + timedelta(seconds=615), 20), _s(5, t + timedelta(seconds=635), 900, "Firefox")]
-    segments = merge_short(sessions, 60, timedelta(minutes=5))
+    segments = chain(sessions)
     assert [(s.application, s.count) for s in segments] == [("Emacs", 1), ("Emacs", 3), ("Firefox", 1)]
     assert segments[1].as_json()["title"] is None and segments[0].as_json()["title"] == "title 1"
 
 
-def test_short_sessions_far_apart_stay_separate():
+def test_short_sessions_far_apart_stay_separate_and_sessions_of_a_minute_stay_whole():
     t = u(2026, 11, 30, 9)
-    segments = merge_short([_s(1, t, 5), _s(2, t + timedelta(hours=1), 5)], 60, timedelta(minutes=5))
-    assert [s.count for s in segments] == [1, 1]
+    segments = chain([_s(1, t, 5), _s(2, t + timedelta(hours=1), 5), _s(3, t + timedelta(hours=1, seconds=5), 60),
+                      _s(4, t + timedelta(hours=1, seconds=65), 60)])
+    assert [s.count for s in segments] == [1, 1, 1, 1]
 
 
-def test_lanes_are_per_host_and_clip_sessions_to_the_day():
+def test_sessions_under_a_second_are_kept_merged_into_their_run_or_alone():
+    t = u(2026, 11, 30, 9)
+    zero = Session(3, "a", "Slack", "ping", t + timedelta(seconds=1), t + timedelta(seconds=1))
+    segments = chain([_s(1, t, 0.4, "Firefox"), _s(2, t + timedelta(seconds=0.5), 0.2), zero,
+                      _s(4, t + timedelta(hours=2), 0.3, "Zoom")])
+    assert [(s.count, s.application) for s in segments] == [(3, "Firefox"), (1, "Zoom")]
+    day = lanes([zero], u(2026, 11, 30), u(2026, 12, 1))["a"]
+    assert [(s.start, s.end, s.title) for s in day] == [(zero.start, zero.start, "ping")]
+
+
+def test_overlapping_sessions_are_one_segment():
+    t = u(2026, 11, 30, 9)
+    segments = chain([_s(1, t, 600), _s(2, t + timedelta(seconds=300), 900, "Firefox"),
+                      _s(3, t + timedelta(seconds=1200), 600)])
+    assert [(s.count, s.application, s.end) for s in segments] == [(2, "Firefox", t + timedelta(seconds=1200)),
+                                                                   (1, "Emacs", t + timedelta(seconds=1800))]
+
+
+def test_lanes_are_per_host_and_clip_segments_to_the_day():
     day = u(2026, 11, 30)
     result = lanes([_s(1, day - timedelta(minutes=10), 1200, host="b"), _s(2, day + timedelta(hours=1), 300, host="a")],
                    day, day + timedelta(days=1))
     assert list(result) == ["a", "b"]
     assert (result["b"][0].start, result["b"][0].end) == (day, day + timedelta(minutes=10))
+    assert lanes([_s(1, day - timedelta(minutes=10), 600)], day, day + timedelta(days=1)) == {}
 
 
-def test_a_crowded_lane_keeps_only_its_longest_sessions_whole():
-    t = u(2026, 11, 30, 9)
-    sessions, at = [], t
-    for i in range(400):  # back to back, 30 to 129 s long, nine hours in all
-        sessions.append(_s(i, at, 30 + i // 4))
-        at = sessions[-1].end
-    result = lanes(sessions, u(2026, 11, 30), u(2026, 12, 1), budget=100)["a"]
-    whole = [s for s in result if s.count == 1]
-    assert len(whole) <= 51 and len(result) <= 102
-    assert sum(s.count for s in result) == 400
-    assert min((s.end - s.start).total_seconds() for s in whole) >= 30 + 350 // 4
+def test_a_run_of_short_sessions_does_not_depend_on_the_day_it_is_seen_in():
+    midnight = local_midnight(datetime(2026, 11, 30).date(), ZoneInfo("Asia/Kathmandu"))  # 18:15 UTC
+    hour = midnight - timedelta(minutes=15)
+    sessions = [_s(i, hour + timedelta(seconds=40 * i), 30) for i in range(80)]
+    before, after = (lanes(sessions, lo, hi)["a"] for lo, hi in ((midnight - timedelta(days=1), midnight),
+                                                                 (midnight, midnight + timedelta(days=1))))
+    assert len(before) == len(after) == 1 and before[0].count == after[0].count == 80
+    assert (before[0].end, after[0].start) == (midnight, midnight)
+
+
+def test_runs_are_chained_within_the_utc_hour_they_start_in():
+    t = u(2026, 11, 30, 9, 58)
+    segments = runs([_s(i, t + timedelta(seconds=30 * i), 20) for i in range(8)])[("", "a")]
+    assert [(s.start, s.count) for s in segments] == [(t, 4), (u(2026, 11, 30, 10), 4)]

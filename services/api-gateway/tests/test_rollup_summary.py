@@ -12,7 +12,7 @@ import pytest
 
 from api_gateway.params import local_midnight
 from api_gateway.periods import periods_between
-from api_gateway.summary import on_buckets, summarize
+from api_gateway.summary import on_buckets, summarize, whole_utc_days
 from reprospective_db.testing import origin_key
 from conftest import utc
 
@@ -27,6 +27,7 @@ ROLLUPS = {
     "activity_totals_all_1h": ("hour",),
     "application_totals_all_1h": ("hour", "application_name"),
     "project_totals_all_1h": ("hour", "project_name"),
+    "project_totals_all_1d": ("day", "project_name"),
     "host_table_totals": ("origin_id", "host_identifier", "table_name"),
 }
 
@@ -129,7 +130,7 @@ async def test_rollups_kept_by_the_triggers_equal_the_rebuilt_ones_after_updates
     await pg.execute("UPDATE file_change_events SET project_name = 'moved', event_type = 'deleted' WHERE id % 3 = 0")
     kept = await _rollup_rows(pg)
     assert all(kept.values())
-    await pg.execute("SELECT rebuild_activity_rollups()")
+    await pg.execute("SELECT rebuild_activity_rollups(), rebuild_project_days()")
     rebuilt = await _rollup_rows(pg)
     assert {t: len(rows) for t, rows in kept.items()} == {t: len(rows) for t, rows in rebuilt.items()}
     for table in ROLLUPS:
@@ -142,3 +143,17 @@ async def test_truncating_the_raw_tables_empties_every_rollup(pg, seed):
     await pg.execute("TRUNCATE desktop_activity_sessions")
     await pg.execute("TRUNCATE file_change_events")
     assert {t: rows for t, rows in (await _rollup_rows(pg)).items() if rows} == {}
+
+
+def test_whole_utc_days_inside_periods_are_read_by_the_day_and_the_edges_by_the_hour():
+    paris = ZoneInfo("Europe/Paris")
+    month = periods_between(local_midnight(datetime(2026, 6, 1).date(), paris),
+                            local_midnight(datetime(2026, 7, 1).date(), paris), "month", paris)
+    assert whole_utc_days(month) == ([(utc(2026, 6, 1), utc(2026, 6, 30))],
+                                     [(utc(2026, 5, 31, 22), utc(2026, 6, 1)), (utc(2026, 6, 30), utc(2026, 6, 30, 22))])
+    kathmandu = ZoneInfo("Asia/Kathmandu")  # +5:45: no UTC day lies inside a local day
+    days = periods_between(local_midnight(datetime(2026, 6, 1).date(), kathmandu),
+                           local_midnight(datetime(2026, 6, 4).date(), kathmandu), "day", kathmandu)
+    assert whole_utc_days(days) == ([], [(days[0].start, days[-1].end)])
+    utc_days = periods_between(utc(2026, 6, 1), utc(2026, 6, 3), "day", ZoneInfo("UTC"))
+    assert whole_utc_days(utc_days) == ([(utc(2026, 6, 1), utc(2026, 6, 2)), (utc(2026, 6, 2), utc(2026, 6, 3))], [])
