@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+import asyncpg
 import pytest
 from host_agent.collectors.files.directories import (
     CACHE_FILE_NAME,
@@ -17,6 +18,7 @@ from host_agent.collectors.files.directories import (
     StaticDirectories,
 )
 from host_agent.core.identity import host_id, host_identifier
+from reprospective_db.schema import load_migrations, migrations_dir, upgrade_schema
 
 from tests.collectors.fs_harness import RecordedLoads, read_events, running_watcher, settings, wait_for_rows
 from tests.support.waiting import eventually
@@ -246,3 +248,26 @@ async def test_a_database_without_the_table_falls_back_and_says_why(pg_server, e
     listing = await source_for(pg_server.url(empty_pg_database), folders[:1], data_dir).load()
     assert listing.origin == FROM_CONFIG
     assert 'relation "monitored_directories" does not exist' in caplog.text
+
+
+async def test_a_database_the_agent_has_not_upgraded_yet_is_read_after_the_upgrade(
+    pg_server, empty_pg_database, folders, data_dir, caplog
+):
+    """The watcher may read before the sync engine applies the newest schema at start-up: that is
+    said quietly, and the next refresh reads the table."""
+    for migration in load_migrations():
+        if migration.version < 17:  # 17 gave the table the host id the agent reads with
+            pg_server.psql(migrations_dir() / migration.name, empty_pg_database)
+    url = pg_server.url(empty_pg_database)
+    source = source_for(url, folders[:1], data_dir)
+    with caplog.at_level(logging.INFO):
+        before = await source.load()
+    assert before.origin == FROM_CONFIG
+    assert [r.levelname for r in caplog.records if "cannot read them from PostgreSQL" in r.message] == ["INFO"]
+    conn = await asyncpg.connect(url)
+    try:
+        await upgrade_schema(conn)
+    finally:
+        await conn.close()
+    after = await source.load()
+    assert (after.origin, after.directories) == (FROM_POSTGRESQL, (folders[0],))

@@ -46,6 +46,9 @@ CACHE_FILE_NAME = "monitored_directories.json"
 #: The rows a host watches ($1 its id, $2 its name): its own, and those for every host.
 FOR_THIS_HOST = "directory_applies_to(host_id, host_identifier, $1, $2)"
 
+#: What reading the table raises before the sync engine has applied the schema it needs.
+SCHEMA_NOT_YET_APPLIED = (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError, asyncpg.UndefinedFunctionError)
+
 #: Where a list came from.
 FROM_POSTGRESQL = "postgresql"
 FROM_CACHE = "last list seen"
@@ -192,8 +195,9 @@ class PostgresDirectories:
             directories = self.config_directories
             origin, detail = FROM_CONFIG, "config.yaml (no list seen yet)"
         if self._origin != origin:
-            # A brand-new server has no schema until the sync engine applies it: not a problem.
-            level = logging.INFO if isinstance(exc, asyncpg.UndefinedTableError) else logging.WARNING
+            # A brand-new server has no schema, an older one lacks its newest parts, until the sync
+            # engine applies them at start-up: not a problem, the next refresh reads the table.
+            level = logging.INFO if isinstance(exc, SCHEMA_NOT_YET_APPLIED) else logging.WARNING
             log.log(
                 level,
                 "monitored directories: cannot read them from PostgreSQL (%s): using %s: %d directories",
