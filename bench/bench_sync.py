@@ -439,7 +439,9 @@ def render(
         "several applications, window titles of 30 to 110 characters. Closing a session edits it",
         "(`sync_revision` 1), so the sync sends such batches through the merge (staging table,",
         "`INSERT … ON CONFLICT`), as it must for a session that may already be in PostgreSQL; every",
-        "row fires the rollups of init/07 and 09–12 and the timeline segments of init/16.",
+        "row fires the rollups of init/07 and 09–12 and the timeline segments of init/16. A re-sent",
+        "sessions backlog changes no stored row (PostgreSQL already has each at the revision sent), so",
+        "no rollup runs: its merge row measures the staging and the conflict check alone.",
         "",
     ]
     for table, by_size in results.items():
