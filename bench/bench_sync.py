@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # -- the rows -------------------------------------------------------------------------------
 
 
-def make_file_backlog(path: Path, count: int) -> None:
+def make_backlog(path: Path, count: int) -> None:
     """A file_changes.db holding ``count`` waiting rows shaped like a real project's events."""
     FileChangeDatabase(path).close()
     conn = sqlite3.connect(path)
@@ -166,7 +166,7 @@ class BenchTable:
 BENCH_TABLES = {
     t.option: t
     for t in (
-        BenchTable("files", FILE_CHANGE_EVENTS, "file_changes.db", make_file_backlog),
+        BenchTable("files", FILE_CHANGE_EVENTS, "file_changes.db", make_backlog),
         BenchTable("sessions", DESKTOP_ACTIVITY_SESSIONS, "desktop_activity.db", make_session_backlog),
     )
 }
@@ -257,7 +257,9 @@ class Bench:
         self._n += 1
         return self.server.create_database()
 
-    def measure(self, kind: str, table: BenchTable, backlog: Path, batch: int) -> dict:
+    def measure(self, kind: str, backlog: Path, batch: int, table: BenchTable | None = None) -> dict:
+        """One measurement of ``table`` (file events unless given) from a copy of ``backlog``."""
+        table = table or BENCH_TABLES["files"]
         database = self.fresh_database()
         run_dir = self.workdir / f"run_{self._n}"
         run_dir.mkdir()
@@ -357,7 +359,7 @@ def main() -> int:
                 for key in runs:
                     kind, _, batch = key.partition("@")
                     batch = {"copy": "0", "resend": str(args.default_batch), "plan": "100"}.get(kind, batch)
-                    by_size[size][key] = bench.measure(kind, table, backlog, int(batch))
+                    by_size[size][key] = bench.measure(kind, backlog, int(batch), table)
                     _report(table.name, size, key, by_size[size][key])
                 backlog.unlink()
     finally:
