@@ -42,6 +42,14 @@ BACKLOG_TIME = datetime.fromtimestamp(1_780_000_000, timezone.utc)
 HEADING = "## Partitioned layout"
 
 
+async def _make_backlog_month(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SELECT create_activity_partition('file_change_events', $1)", BACKLOG_TIME)
+    finally:
+        await conn.close()
+
+
 class LayoutBench(bench_sync.Bench):
     """bench_sync's driver, on a fresh database of one layout."""
 
@@ -51,8 +59,7 @@ class LayoutBench(bench_sync.Bench):
         self._n += 1
         name = self.server.create_database(self.server.template(self.layout))
         if self.layout == "partitioned":
-            self.server.psql(f"SELECT create_activity_partition('file_change_events', '{BACKLOG_TIME.isoformat()}')",
-                             database=name)
+            asyncio.run(_make_backlog_month(self.server.url(name)))
         return name
 
 

@@ -73,7 +73,7 @@ class _Carried:
     """What the old table carries, read from the catalogs before the swap."""
 
     owner: str = ""
-    comment: str | None = None
+    comment: str | None = None  # as a SQL literal, quoted by PostgreSQL (quote_literal)
     #: (index name, ``CREATE ... INDEX`` statement on the build table under a temporary name)
     indexes: list[tuple[str, str]] = field(default_factory=list)
     #: (constraint name, ``ALTER TABLE ... ADD CONSTRAINT`` on the build table, temporary name)
@@ -195,7 +195,7 @@ async def _convert_table(
             await conn.execute(statement)
         await conn.execute(f"ALTER TABLE {_q(table)} OWNER TO {_q(carried.owner)}")
         if carried.comment is not None:
-            await conn.execute(f"COMMENT ON TABLE {_q(table)} IS {_literal(carried.comment)}")
+            await conn.execute(f"COMMENT ON TABLE {_q(table)} IS {carried.comment}")
         for _view, statements in carried.views:
             for statement in statements:
                 await conn.execute(statement)
@@ -205,16 +205,12 @@ async def _convert_table(
     return f"{table}: partitioned by month of {column} ({len(months)} months and a default partition, {rows} rows)"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 async def _read_catalog(conn: asyncpg.Connection, oid: int, table: str, column: str) -> _Carried:
     carried = _Carried()
     build = _q(table + BUILD_SUFFIX)
     await _refuse_what_cannot_be_carried(conn, oid, table)
     info = await conn.fetchrow(
-        "SELECT pg_get_userbyid(relowner) AS owner, obj_description(oid, 'pg_class') AS comment, "
+        "SELECT pg_get_userbyid(relowner) AS owner, quote_literal(obj_description(oid, 'pg_class')) AS comment, "
         "(SELECT attnum FROM pg_attribute WHERE attrelid = $1 AND attname = $2) AS partition_attnum "
         "FROM pg_class WHERE oid = $1",
         oid, column,
@@ -340,7 +336,7 @@ _DEPENDENT_VIEWS_SQL = (
 async def _dependent_views(conn: asyncpg.Connection, oid: int, table: str) -> list[tuple[str, list[str]]]:
     rows = await conn.fetch(
         "SELECT DISTINCT v.oid, v.relname, v.relkind::text AS kind, pg_get_viewdef(v.oid) AS def, "
-        "pg_get_userbyid(v.relowner) AS owner, obj_description(v.oid, 'pg_class') AS comment "
+        "pg_get_userbyid(v.relowner) AS owner, quote_literal(obj_description(v.oid, 'pg_class')) AS comment "
         "FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
         "WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1 AND v.oid <> $1 ORDER BY v.relname",
         oid,
@@ -362,7 +358,7 @@ async def _dependent_views(conn: asyncpg.Connection, oid: int, table: str) -> li
         statements = [f"CREATE VIEW {name} AS {v['def']}", f"ALTER VIEW {name} OWNER TO {_q(v['owner'])}"]
         statements += await _grants(conn, v["oid"], name)
         if v["comment"] is not None:
-            statements.append(f"COMMENT ON VIEW {name} IS {_literal(v['comment'])}")
+            statements.append(f"COMMENT ON VIEW {name} IS {v['comment']}")
         views.append((v["relname"], statements))
     return views
 
