@@ -7,17 +7,20 @@ viewer's zone or day; a day reads the few hundred segments overlapping it (a GiS
 
 Lanes are hosts: an origin's segments go to the host that owns the origin (``host_origins``, 13)
 under its current name, so a renamed host is one lane; rows of an origin no host registered go
-to the name they were synced with.
+to the name they were synced with. A day whose segments would come to more than
+:data:`~api_gateway.timeline.MAX_DAY_BYTES` of JSON draws close neighbours as one bar
+(:func:`~api_gateway.timeline.fit_day`), and says within which gap.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from api_gateway.hosts import host_filter, host_join, host_name
-from api_gateway.timeline import UNKNOWN_HOST
+from api_gateway.timeline import MAX_DAY_BYTES, UNKNOWN_HOST, Bar, fit_day
 
 SEGMENTS_SQL = f"""
 SELECT COALESCE({host_name("r")}, '{UNKNOWN_HOST}') COLLATE "C" AS host,
@@ -31,16 +34,29 @@ ORDER BY 1, named_origin.host_id NULLS FIRST, r.start_time, r.first_id
 """
 
 
-async def day_lanes(conn: asyncpg.Connection, lower: datetime, upper: datetime, host: str | None) -> list[dict]:
-    """The lanes (sorted by host name) as JSON: each segment as :meth:`timeline.Segment.as_json` gives
-    it, the lane's host id (none for rows of no registered host) and its active seconds (the sum of
-    its segments' spans)."""
+@dataclass
+class DayLanes:
+    """The lanes (sorted by host name) as JSON, and the gap within which bars were drawn as one
+    (``None`` unless the day would not fit in :data:`~api_gateway.timeline.MAX_DAY_BYTES`)."""
+
+    lanes: list[dict]
+    merged_within: timedelta | None = None
+
+
+async def day_lanes(conn: asyncpg.Connection, lower: datetime, upper: datetime, host: str | None,
+                    max_bytes: int = MAX_DAY_BYTES) -> DayLanes:
+    """Each lane: its segments as :meth:`timeline.Segment.as_json` gives them, the lane's host id
+    (none for rows of no registered host) and its active seconds (the sum of its segments' spans,
+    counted before any merging :func:`~api_gateway.timeline.fit_day` does for a day too large)."""
     rows = await conn.fetch(SEGMENTS_SQL, lower, upper, host)
-    by_lane: dict[tuple, list] = {}
+    by_lane: dict[tuple, list[Bar]] = {}
     for r in rows:
-        by_lane.setdefault((r["host"], r["host_id"]), []).append(r)
-    return [{"host_identifier": name, "host_id": str(host_id) if host_id else None,
-             "active_seconds": round(sum((r["end"] - r["start"]).total_seconds() for r in segs), 3),
-             "segments": [{"start": r["start"].isoformat(), "end": r["end"].isoformat(), "application": r["app"],
-                           "title": r["title"], "sessions": r["sessions"], "first_id": r["first_id"]} for r in segs]}
-            for (name, host_id), segs in by_lane.items()]
+        by_lane.setdefault((r["host"], r["host_id"]), []).append(
+            Bar(r["start"], r["end"], r["app"], r["title"], r["sessions"], r["first_id"]))
+    active = [round(sum((b.end - b.start).total_seconds() for b in bars), 3) for bars in by_lane.values()]
+    fitted, gap = fit_day(list(by_lane.values()), max_bytes)
+    lanes = [{"host_identifier": name, "host_id": str(host_id) if host_id else None, "active_seconds": seconds,
+              "segments": [{"start": b.start.isoformat(), "end": b.end.isoformat(), "application": b.application,
+                            "title": b.title, "sessions": b.sessions, "first_id": b.first_id} for b in bars]}
+             for ((name, host_id), seconds, bars) in zip(by_lane, active, fitted)]
+    return DayLanes(lanes, gap)

@@ -134,3 +134,71 @@ def lanes(sessions: list[Session], lower: datetime, upper: datetime,
             if clipped is not None:
                 found.setdefault(lane_of(origin, host), []).append((seg.start, seg.session_ids[0], clipped))
     return {lane: [c for *_, c in sorted(rows, key=lambda r: r[:2])] for lane, rows in sorted(found.items())}
+
+
+# -- a day that would not fit -------------------------------------------------------------------
+
+#: The most a day's timeline answers with, in bytes of JSON: a day of 20 busy hosts fits, and the
+#: page draws it at once. A day that would be larger draws close neighbours as one bar (below).
+MAX_DAY_BYTES = 300_000
+#: Bytes of a segment's JSON beside its application and title (times, counts, keys).
+SEGMENT_BYTES = 150
+#: The gaps tried in turn, smallest first, when a day does not fit: bars of a lane at most this far
+#: apart are drawn as one. The last leaves a bar per lane and run of activity.
+MERGE_GAPS = tuple(timedelta(seconds=s) for s in (0, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600))
+
+
+@dataclass
+class Bar:
+    """A segment as a day's timeline draws it: clipped to the day, ``sessions`` behind it."""
+
+    start: datetime
+    end: datetime
+    application: str
+    title: str | None
+    sessions: int
+    first_id: int
+    #: Seconds of the day's bars each application covers (a merged bar is named for the largest).
+    seconds_by_app: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.seconds_by_app:
+            self.seconds_by_app = {self.application: (self.end - self.start).total_seconds()}
+
+    def json_bytes(self) -> int:
+        return SEGMENT_BYTES + len(self.application.encode()) + (len(self.title.encode()) if self.title else 0)
+
+
+def merge_close(bars: list[Bar], gap: timedelta) -> list[Bar]:
+    """One lane's bars (ordered by start) with those at most ``gap`` after the end of the bar
+    before drawn as one: its span, all their sessions, the application covering most of it, no title."""
+    merged: list[Bar] = []
+    for bar in bars:
+        last = merged[-1] if merged else None
+        if last is None or bar.start - last.end > gap:
+            merged.append(Bar(bar.start, bar.end, bar.application, bar.title, bar.sessions, bar.first_id,
+                              dict(bar.seconds_by_app)))
+            continue
+        last.end = max(last.end, bar.end)
+        last.sessions += bar.sessions
+        last.title = None
+        for app, seconds in bar.seconds_by_app.items():
+            last.seconds_by_app[app] = last.seconds_by_app.get(app, 0.0) + seconds
+        last.application = max(last.seconds_by_app, key=last.seconds_by_app.__getitem__)
+    return merged
+
+
+def fit_day(lanes: list[list[Bar]], max_bytes: int = MAX_DAY_BYTES) -> tuple[list[list[Bar]], timedelta | None]:
+    """The day's lanes within ``max_bytes`` of JSON: as they are if they fit, else with the
+    smallest gap of :data:`MERGE_GAPS` that makes them fit (the largest if none does), which is
+    returned beside them (``None``: nothing merged)."""
+    def size(candidate: list[list[Bar]]) -> int:
+        return sum(bar.json_bytes() for lane in candidate for bar in lane)
+
+    if size(lanes) <= max_bytes:
+        return lanes, None
+    for gap in MERGE_GAPS:
+        merged = [merge_close(lane, gap) for lane in lanes]
+        if size(merged) <= max_bytes:
+            break
+    return merged, gap

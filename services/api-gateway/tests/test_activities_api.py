@@ -163,6 +163,34 @@ async def test_timeline_has_a_lane_per_host_clipped_to_the_day_with_short_runs_m
     assert [lane["host_identifier"] for lane in only["lanes"]] == ["desk_you"]
 
 
+async def test_a_busy_day_of_many_hosts_stays_small_drawing_close_sessions_as_one_bar(api, pg):
+    """20 hosts, each 600 sessions of 90 s with 10 s between them and titles of 100 characters:
+    12,000 segments, about 3 MB drawn one by one."""
+    await pg.execute("""
+        INSERT INTO desktop_activity_sessions (start_time, end_time, start_time_iso, end_time_iso, application_name,
+            window_title, duration_seconds, host_identifier, origin_id, local_id, synced_at)
+        SELECT t, t + interval '90 seconds', t::text, (t + interval '90 seconds')::text,
+               (ARRAY['Emacs', 'Emacs', 'Firefox'])[1 + i % 3], repeat('t', 90) || lpad(i::text, 10, '0'), 90,
+               'host_' || lpad(h::text, 2, '0'), md5('origin' || h)::uuid, i, now()
+        FROM generate_series(1, 20) AS h, generate_series(1, 600) AS i,
+             LATERAL (SELECT timestamptz '2026-11-30 06:00:00+00' + (i - 1) * interval '100 seconds' AS t) AS at""")
+    response = await api.get("/api/v1/activities/timeline", params={"date": "2026-11-30"})
+    body = response.json()
+    assert len(response.content) <= 300_000
+    assert body["merged_within_seconds"] == 30  # the smallest gap that fits: each host's run of work one bar
+    assert len(body["lanes"]) == 20
+    for lane in body["lanes"]:
+        assert lane["active_seconds"] == 600 * 90  # counted before merging: the gaps are not active time
+        assert [(s["start"], s["end"], s["application"], s["sessions"], s["title"]) for s in lane["segments"]] == [
+            ("2026-11-30T06:00:00+00:00", "2026-11-30T22:39:50+00:00", "Emacs", 600, None)]
+    one = (await api.get("/api/v1/activities/timeline", params={"date": "2026-11-30", "host": "host_07"})).json()
+    assert one["merged_within_seconds"] is None  # one host's day fits: every session its own bar
+    [lane] = one["lanes"]
+    assert len(lane["segments"]) == 600 and lane["segments"][0]["title"] == "t" * 90 + "0000000001"
+    page = await api.get("/timeline", params={"date": "2026-11-30"})
+    assert "A busy day: bars less than 30 s apart are drawn as one; choose a host to see more detail." in page.text
+
+
 async def test_sessions_under_a_second_show_on_the_timeline_merged_into_their_run(api, seed):
     t = utc(2026, 11, 30, 9)
     await seed.session(t, t + timedelta(milliseconds=400), app="Slack", title="ping")  # alone: drawn by itself

@@ -68,6 +68,25 @@ async def test_timeline_draws_lanes_and_its_tooltip_shows_a_hostile_title_as_tex
     assert await p.locator("#results td.title").all_inner_texts() == [HOSTILE]
 
 
+async def test_clicking_a_run_of_short_sessions_opens_all_of_them_whatever_their_application(page, db):
+    for i in range(12):  # 20 s each, back to back: one bar named for Firefox, which took most of the time
+        await db.execute(
+            "INSERT INTO desktop_activity_sessions (start_time, end_time, start_time_iso, application_name, "
+            "window_title, duration_seconds, host_identifier) VALUES ($1, $2, 'x', $3, $4, 20, 'laptop_me')",
+            TODAY + timedelta(seconds=20 * i), TODAY + timedelta(seconds=20 * i + 20),
+            "Slack" if i % 3 == 0 else "Firefox", f"short {i}")
+    p = page.page
+    await p.goto("/timeline")
+    await p.locator("#timeline-chart canvas").first.wait_for()
+    point = await segment_point(p, "laptop_me", "Firefox")
+    await p.mouse.move(*point)
+    await p.locator("#timeline-chart div", has_text="12 short sessions").last.wait_for()
+    await p.mouse.click(*point)
+    await p.wait_for_url("**/sessions?**")
+    titles = await p.locator("#results td.title").all_inner_texts()
+    assert sorted(titles) == sorted(f"short {i}" for i in range(12))
+
+
 async def test_sessions_search_filters_through_htmx_and_keeps_the_url(page, db):
     await _seed_day(db)
     p = page.page

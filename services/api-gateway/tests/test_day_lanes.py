@@ -169,12 +169,12 @@ async def test_sql_lanes_equal_the_python_rules(pg, case):
                          hosts[0].origin, hosts[-1].origin, host_id)
     await _random_history(pg, rng, hosts, rounds=8)
     sessions, lane_of = await _sessions(pg), await _lane_names(pg)
-    got = await day_lanes(pg, lower, upper, None)
+    got = (await day_lanes(pg, lower, upper, None)).lanes
     assert got == _expected(sessions, lower, upper, lane_of)
     assert sum(len(lane["segments"]) for lane in got) > len(hosts)
     names = [lane["host_identifier"] for lane in got]
     assert len(names) == len(set(names)) and ("laptop_me" in names) != bool(case % 2)
-    one = await day_lanes(pg, lower, upper, "desk_you")
+    one = (await day_lanes(pg, lower, upper, "desk_you")).lanes
     assert one == _expected([s for s in sessions if s.host == "desk_you"], lower, upper, lane_of)
     for lane in got:  # a day's segments lie within the day
         assert all(lower <= datetime.fromisoformat(s["start"]) <= datetime.fromisoformat(s["end"]) <= upper

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from api_gateway.params import local_midnight
 from api_gateway.periods import periods_between, split_by_period
-from api_gateway.timeline import Session, chain, lanes, runs
+from api_gateway.timeline import MERGE_GAPS, Bar, Session, chain, fit_day, lanes, merge_close, runs
 
 UTC = ZoneInfo("UTC")
 
@@ -115,3 +117,51 @@ def test_runs_are_chained_within_the_utc_hour_they_start_in():
     t = u(2026, 11, 30, 9, 58)
     segments = runs([_s(i, t + timedelta(seconds=30 * i), 20) for i in range(8)])[("", "a")]
     assert [(s.start, s.count) for s in segments] == [(t, 4), (u(2026, 11, 30, 10), 4)]
+
+
+def _bar(first_id, start, seconds, app="Emacs", title="t", sessions=1):
+    return Bar(start, start + timedelta(seconds=seconds), app, title, sessions, first_id)
+
+
+T = u(2026, 11, 30, 9)
+
+
+@pytest.mark.parametrize("gap, drawn", [
+    # bars: 0–600 Emacs, 600–610 Firefox (touching), 605–700 Firefox (overlapping), 730–760 Slack, 1000–1100 Emacs
+    (0, [(0, 700, "Emacs", None, 4), (730, 760, "Slack", "t", 1), (1000, 1100, "Emacs", "t", 1)]),
+    (30, [(0, 760, "Emacs", None, 5), (1000, 1100, "Emacs", "t", 1)]),
+    (239, [(0, 760, "Emacs", None, 5), (1000, 1100, "Emacs", "t", 1)]),
+    (240, [(0, 1100, "Emacs", None, 6)]),
+])
+def test_close_bars_of_a_lane_are_drawn_as_one_named_for_the_application_covering_most(gap, drawn):
+    bars = [_bar(1, T, 600), _bar(2, T + timedelta(seconds=600), 10, "Firefox"),
+            _bar(3, T + timedelta(seconds=605), 95, "Firefox", sessions=2),
+            _bar(5, T + timedelta(seconds=730), 30, "Slack"), _bar(6, T + timedelta(seconds=1000), 100)]
+    merged = merge_close(bars, timedelta(seconds=gap))
+    assert [((b.start - T).total_seconds(), (b.end - T).total_seconds(), b.application, b.title, b.sessions)
+            for b in merged] == drawn
+    assert merged[0].first_id == 1 and sum(b.sessions for b in merged) == 6
+    assert (bars[0].end, bars[0].sessions) == (T + timedelta(seconds=600), 1)  # the bars given are left as they were
+
+
+def test_a_day_that_fits_is_left_as_it_is():
+    lanes_ = [[_bar(i, T + timedelta(seconds=100 * i), 90) for i in range(10)]]
+    assert fit_day(lanes_, max_bytes=10_000) == (lanes_, None)
+
+
+@pytest.mark.parametrize("max_bytes, gap", [(30_000, None), (10_000, 30), (1_000, 30), (200, MERGE_GAPS[-1].total_seconds())])
+def test_a_day_too_large_merges_within_the_smallest_gap_that_fits(max_bytes, gap):
+    """Two lanes of 90 s sessions 10 s apart, an hour off between 09:00 and 10:00 in the first."""
+    first = [_bar(i, T + timedelta(seconds=100 * i), 90) for i in range(36)]
+    first += [_bar(100 + i, T + timedelta(hours=2, seconds=100 * i), 90, "Firefox") for i in range(36)]
+    second = [_bar(200 + i, T + timedelta(seconds=100 * i), 90, "Slack") for i in range(36)]
+    fitted, used = fit_day([first, second], max_bytes)
+    assert (used.total_seconds() if used is not None else None) == gap
+    if gap is None:
+        return
+    assert sum(b.json_bytes() for lane in fitted for b in lane) <= max(max_bytes, 2 * 400)
+    drawn = [[(b.application, b.sessions) for b in lane] for lane in fitted]
+    if gap == 30:  # each run of activity one bar
+        assert drawn == [[("Emacs", 36), ("Firefox", 36)], [("Slack", 36)]]
+    else:  # not even runs an hour apart fit: a bar per lane
+        assert drawn == [[("Emacs", 72)], [("Slack", 36)]]

@@ -86,7 +86,8 @@ async def build_timeline(request: Request, day: str | None, tz: str | None, host
     async with request.app.state.pool.acquire() as conn:
         found = await day_lanes(conn, lower, upper, host)
     return {"date": the_day.isoformat(), "tz": zone.key, "start": lower.isoformat(), "end": upper.isoformat(),
-            "lanes": found}
+            "lanes": found.lanes,
+            "merged_within_seconds": found.merged_within.total_seconds() if found.merged_within is not None else None}
 
 
 @router.get("/timeline", summary="one day as lanes per host, sessions clipped to the day, short runs merged")

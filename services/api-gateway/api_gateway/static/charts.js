@@ -85,7 +85,8 @@
         animation: false,
         tooltip: { formatter: function (p) {
           var s = p.data.seg;
-          var what = s.sessions > 1 ? s.sessions + " short sessions" : escapeHtml(s.title || "");
+          var what = s.sessions > 1 ? s.sessions + (timeline.merged_within_seconds === null ? " short sessions" : " sessions")
+                                     : escapeHtml(s.title || "");
           return "<b>" + escapeHtml(s.application) + "</b><br>" + what + "<br>" + hhmm(s.start, tz) + " – " + hhmm(s.end, tz);
         } },
         grid: { left: 8, right: 16, top: 10, bottom: 30, containLabel: true },
@@ -105,7 +106,9 @@
         }]
       });
       tl.on("click", function (p) {
-        var s = p.data.seg, q = new URLSearchParams({ start: s.start, end: s.end, application: s.application, tz: tz });
+        // A bar of several sessions may hold other applications than the one it is named for.
+        var s = p.data.seg, q = new URLSearchParams({ start: s.start, end: s.end, tz: tz });
+        if (s.sessions === 1) q.set("application", s.application);
         if (p.data.host && p.data.host !== "(unknown host)") q.set("host", p.data.host);
         window.location.href = "/sessions?" + q.toString();
       });
