@@ -8,7 +8,7 @@ the SQL text is made only of the fixed fragments below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from api_gateway.hosts import host_filter
 
@@ -110,6 +110,34 @@ def file_query(f: FileFilter, after: tuple[datetime, int] | None, limit: int) ->
     sql = (f"SELECT {FILE_COLUMNS} FROM file_change_events f WHERE {b.where()} "
            f"ORDER BY f.event_time DESC, f.id DESC LIMIT ${len(b.args)}")
     return sql, b.args
+
+
+# -- reading a file search back in time, window by window --------------------------------------
+#
+# The time index (alone or per host) walks file changes newest first, so a page of a search it
+# answers costs a page. A filter it cannot answer (a path substring, a project, an extension, an
+# event type) makes PostgreSQL read every row of the range until the page is full: a rare name
+# over a year of 10 million changes is seconds. Such a search therefore reads back in windows,
+# each twice the last (or what the time left allows at the last one's pace), and after
+# ``Settings.search_seconds`` answers with what it found and a cursor at the edge it reached:
+# the next page searches further back from there.
+
+#: The first window of a windowed search, back from the range's end (or the cursor).
+FIRST_WINDOW = timedelta(hours=6)
+
+
+def needs_windows(f: FileFilter) -> bool:
+    """Whether a filter holds a condition the time indexes cannot answer."""
+    return bool(f.q or f.project or f.extension or f.event_type)
+
+
+def next_window(span: timedelta, took: float, left: float) -> timedelta:
+    """The span of the next window: twice the last one's, or less if at the pace of the last
+    (``took`` seconds for ``span``) twice would overrun the ``left`` seconds; never under
+    :data:`FIRST_WINDOW`."""
+    if took <= 0:
+        return span * 2
+    return max(FIRST_WINDOW, min(span * 2, span * (left / took)))
 
 
 def session_json(row) -> dict:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import NOW, utc
+from conftest import NOW, serve, utc
 
 pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
 
@@ -70,6 +70,55 @@ async def test_file_events_are_filtered_and_paged(api, seed):
                                                                       "cursor": first["next_cursor"]})).json()
     assert [f["file_name"] for f in first["items"] + rest["items"]] == ["b.py", "README.MD", "a.py"]
     assert rest["next_cursor"] is None
+
+
+async def _pages(http, params: dict) -> tuple[list[str], list[dict]]:
+    """Every page of a file search, following next_cursor: the paths found and the pages."""
+    found, pages, cursor = [], [], None
+    while True:
+        response = await http.get("/api/v1/activities/file-events", params=params | ({"cursor": cursor} if cursor else {}))
+        assert response.status_code == 200, response.text
+        page = response.json()
+        pages.append(page)
+        found += [f["file_path"] for f in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            return found, pages
+
+
+@pytest.mark.parametrize("limit", [2, 50])
+async def test_a_rare_path_over_weeks_is_searched_back_window_by_window_and_every_match_found_once(
+        settings, seed, limit):
+    """With no time to spare (search_seconds 0), each page reads one window back in time: pages
+    may come back empty but say how far back they searched, and following the cursors finds every
+    match once, newest first, as the unhurried search (and an unfiltered read) does."""
+    days = [0, 0, 1, 3, 20, 21, 44]
+    for n, day in enumerate(days):
+        await seed.file_event(NOW - timedelta(days=day, minutes=n), f"/home/me/src/repro/needle_{n}.py")
+        await seed.file_event(NOW - timedelta(days=day, minutes=n, seconds=30), f"/home/me/src/repro/hay_{n}.py")
+    expected = [f"/home/me/src/repro/needle_{n}.py" for n in range(len(days))]
+    params = {"start": (NOW - timedelta(days=45)).date().isoformat(), "q": "needle", "limit": limit}
+    async with serve(settings.model_copy(update={"search_seconds": 0})) as hurried:
+        found, pages = await _pages(hurried, params)
+    assert found == expected
+    empty = [p for p in pages[:-1] if not p["items"]]  # the last page may be empty: the range was read to its start
+    assert empty and all(p["searched_back_to"] and p["next_cursor"] for p in empty)
+    assert pages[-1]["next_cursor"] is None and pages[-1]["searched_back_to"] is None
+    backs = [p["searched_back_to"] for p in pages if p["searched_back_to"]]
+    assert backs == sorted(backs, reverse=True) and len(set(backs)) == len(backs)  # always further back
+    async with serve(settings.model_copy(update={"search_seconds": 30})) as unhurried:
+        assert (await _pages(unhurried, params))[0] == expected
+    async with serve(settings.model_copy(update={"search_seconds": 0})) as hurried:  # other filters read back too
+        found, _ = await _pages(hurried, params | {"q": None, "project": "repro", "extension": "py"})
+    assert found == [path for n in range(len(days))
+                     for path in (f"/home/me/src/repro/needle_{n}.py", f"/home/me/src/repro/hay_{n}.py")]
+
+
+async def test_the_files_page_says_how_far_back_a_search_has_read(settings, seed):
+    await seed.file_event(NOW - timedelta(days=200), "/home/me/src/repro/needle.py")
+    async with serve(settings.model_copy(update={"search_seconds": 0})) as hurried:
+        page = await hurried.get("/files", params={"start": "2026-01-01", "q": "needle"})
+        assert "Searched back to 2026-11-30 18:00:00: no match yet." in page.text  # the first window: the range's last 6 hours
+        assert 'id="next-page"' in page.text and "No file changes matching this search" not in page.text
 
 
 @pytest.mark.parametrize("path, params, parameter", [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from api_gateway.params import (
     ParameterError, decode_cursor, encode_cursor, parse_limit, parse_range, parse_tz,
 )
+from api_gateway.search import next_window
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 UTC = ZoneInfo("UTC")
@@ -83,3 +84,13 @@ def test_foreign_or_forged_cursors_are_refused(value):
     with pytest.raises(ParameterError) as error:
         decode_cursor(value, "s")
     assert error.value.parameter == "cursor"
+
+
+@pytest.mark.parametrize("span_hours, took, left, expected_hours", [
+    (6, 0.0, 0.5, 12),      # nothing measurable: twice the span
+    (6, 0.01, 0.5, 12),     # fast: twice, no more
+    (24, 0.2, 0.3, 36),     # twice would overrun the time left at this pace: what fits
+    (24, 0.4, 0.01, 6),     # almost no time left: never under the first window
+])
+def test_a_windowed_search_grows_its_windows_as_the_time_left_allows(span_hours, took, left, expected_hours):
+    assert next_window(timedelta(hours=span_hours), took, left) == timedelta(hours=expected_hours)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -30,14 +32,45 @@ async def session_page(conn, args: SessionArgs, cursor: str | None, limit: int) 
             "next_cursor": encode_cursor("s", rows[-1]["start_time"], rows[-1]["id"]) if more else None}
 
 
-async def file_page(conn, args: FileArgs, cursor: str | None, limit: int) -> dict:
+async def file_page(conn, args: FileArgs, cursor: str | None, limit: int, search_seconds: float = 0.25) -> dict:
+    """A page of file changes, newest first. ``searched_back_to`` is how far back the range was
+    read: a search the time index cannot answer reads back window by window for at most
+    ``search_seconds`` (:mod:`api_gateway.search`), so a page may hold fewer rows than ``limit``,
+    or none, and still have a ``next_cursor`` that searches on from there."""
     after = decode_cursor(cursor, "f")
-    sql, values = search.file_query(args.filter, after, limit + 1)
-    rows = await conn.fetch(sql, *values)
+    flt = args.filter
+    if not search.needs_windows(flt):
+        sql, values = search.file_query(flt, after, limit + 1)
+        rows = await conn.fetch(sql, *values)
+        return _file_page(rows, limit, None)
+    rows: list = []
+    started = time.monotonic()
+    upper, span = min(after[0], flt.end) if after else flt.end, search.FIRST_WINDOW
+    while True:
+        lower = max(flt.start, upper - span)
+        window_started = time.monotonic()
+        sql, values = search.file_query(replace(flt, start=lower), after, limit + 1 - len(rows))
+        rows += await conn.fetch(sql, *values)
+        if len(rows) > limit or lower <= flt.start:
+            return _file_page(rows, limit, None)
+        after, upper = (lower, 0), lower  # every row from lower on was read: (time, id) < (lower, 0) is the rest
+        spent = time.monotonic() - started
+        if spent >= search_seconds:
+            return _file_page(rows, limit, lower)
+        span = search.next_window(span, time.monotonic() - window_started, search_seconds - spent)
+
+
+def _file_page(rows: list, limit: int, stopped_at: datetime | None) -> dict:
+    """``rows`` up to ``limit`` and the cursor after them: after the last row if there are more,
+    at ``stopped_at`` if the search stopped there before the start of its range."""
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": [search.file_json(r) for r in rows],
-            "next_cursor": encode_cursor("f", rows[-1]["event_time"], rows[-1]["id"]) if more else None}
+    if more:
+        cursor = encode_cursor("f", rows[-1]["event_time"], rows[-1]["id"])
+    else:
+        cursor = encode_cursor("f", stopped_at, 0) if stopped_at is not None else None
+    return {"items": [search.file_json(r) for r in rows], "next_cursor": cursor,
+            "searched_back_to": stopped_at.isoformat() if stopped_at is not None and not more else None}
 
 
 @router.get("/sessions", summary="desktop sessions that started in the range, newest first")
@@ -51,7 +84,7 @@ async def sessions(request: Request, args: SessionArgs = Depends(session_args), 
 async def file_events(request: Request, args: FileArgs = Depends(file_args), limit: int = LIMIT,
                       cursor: str | None = CURSOR, _: Principal = Depends(api_reader)):
     async with request.app.state.pool.acquire() as conn:
-        return JSONResponse(await file_page(conn, args, cursor, limit))
+        return JSONResponse(await file_page(conn, args, cursor, limit, request.app.state.settings.search_seconds))
 
 
 async def build_summary(request: Request, period: str, group_by: str, start: str | None, end: str | None,

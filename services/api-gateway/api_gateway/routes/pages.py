@@ -116,7 +116,7 @@ async def files_page(request: Request, cursor: str | None = CURSOR, who: Princip
     flt = FileFilter(r.start, r.end, clean_text(form["host"], "host", 255), clean_text(form["project"], "project"),
                      clean_text(form["extension"], "extension", 50), form["event_type"], clean_text(form["q"], "q"))
     async with request.app.state.pool.acquire() as conn:
-        page = await file_page(conn, FileArgs(r, flt), cursor, PAGE_SIZE)
+        page = await file_page(conn, FileArgs(r, flt), cursor, PAGE_SIZE, request.app.state.settings.search_seconds)
     return render(request, "files.html", {"principal": who, "tz": tz.key, "form": form, "page": page,
                                           "event_types": EVENT_TYPES, "query": _query_without(request, "cursor")})
 
