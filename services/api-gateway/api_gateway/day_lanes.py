@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from api_gateway.hosts import host_filter, host_join, host_name
-from api_gateway.timeline import MAX_DAY_BYTES, UNKNOWN_HOST, Bar, fit_day
+from api_gateway.timeline import MAX_DAY_BYTES, UNKNOWN_HOST, Bar, fit_day, json_bytes
 
 SEGMENTS_SQL = f"""
 SELECT COALESCE({host_name("r")}, '{UNKNOWN_HOST}') COLLATE "C" AS host,
        named_origin.host_id, greatest(r.start_time, $1) AS start, least(r.end_time, $2) AS end, r.application_name AS app,
-       r.window_title AS title, r.sessions, r.first_id
+       r.window_title AS title, r.sessions, r.first_id,
+       octet_length(r.application_name) + COALESCE(octet_length(r.window_title), 0) AS text_bytes
 FROM timeline_runs r {host_join("r")}
 WHERE tstzrange(r.start_time, r.end_time, '[]') && tstzrange($1, $2, '[)')
   AND r.start_time < $2 AND (r.end_time > $1 OR r.start_time = $1)
@@ -49,14 +50,22 @@ async def day_lanes(conn: asyncpg.Connection, lower: datetime, upper: datetime, 
     (none for rows of no registered host) and its active seconds (the sum of its segments' spans,
     counted before any merging :func:`~api_gateway.timeline.fit_day` does for a day too large)."""
     rows = await conn.fetch(SEGMENTS_SQL, lower, upper, host)
-    by_lane: dict[tuple, list[Bar]] = {}
+    by_lane: dict[tuple, list] = {}
     for r in rows:
-        by_lane.setdefault((r["host"], r["host_id"]), []).append(
-            Bar(r["start"], r["end"], r["app"], r["title"], r["sessions"], r["first_id"]))
-    active = [round(sum((b.end - b.start).total_seconds() for b in bars), 3) for bars in by_lane.values()]
-    fitted, gap = fit_day(list(by_lane.values()), max_bytes)
+        by_lane.setdefault((r["host"], r["host_id"]), []).append(r)
+    active = [round(sum((r["end"] - r["start"]).total_seconds() for r in segs), 3) for segs in by_lane.values()]
+    gap = None
+    if json_bytes(len(rows), sum(r["text_bytes"] for r in rows)) <= max_bytes:  # the common day: as it is
+        drawn = [[(r["start"], r["end"], r["app"], r["title"], r["sessions"], r["first_id"]) for r in segs]
+                 for segs in by_lane.values()]
+    else:
+        bars = [[Bar(r["start"], r["end"], r["app"], r["title"], r["sessions"], r["first_id"]) for r in segs]
+                for segs in by_lane.values()]
+        fitted, gap = fit_day(bars, max_bytes)
+        drawn = [[(b.start, b.end, b.application, b.title, b.sessions, b.first_id) for b in lane] for lane in fitted]
     lanes = [{"host_identifier": name, "host_id": str(host_id) if host_id else None, "active_seconds": seconds,
-              "segments": [{"start": b.start.isoformat(), "end": b.end.isoformat(), "application": b.application,
-                            "title": b.title, "sessions": b.sessions, "first_id": b.first_id} for b in bars]}
-             for ((name, host_id), seconds, bars) in zip(by_lane, active, fitted)]
+              "segments": [{"start": start.isoformat(), "end": end.isoformat(), "application": app, "title": title,
+                            "sessions": sessions, "first_id": first_id}
+                           for start, end, app, title, sessions, first_id in segments]}
+             for ((name, host_id), seconds, segments) in zip(by_lane, active, drawn)]
     return DayLanes(lanes, gap)

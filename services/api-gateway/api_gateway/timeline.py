@@ -148,6 +148,12 @@ SEGMENT_BYTES = 150
 MERGE_GAPS = tuple(timedelta(seconds=s) for s in (0, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600))
 
 
+def json_bytes(segments: int, text_bytes: int) -> int:
+    """About how many bytes of JSON ``segments`` segments take, ``text_bytes`` being the UTF-8
+    bytes of their applications and titles."""
+    return SEGMENT_BYTES * segments + text_bytes
+
+
 @dataclass
 class Bar:
     """A segment as a day's timeline draws it: clipped to the day, ``sessions`` behind it."""
@@ -166,7 +172,7 @@ class Bar:
             self.seconds_by_app = {self.application: (self.end - self.start).total_seconds()}
 
     def json_bytes(self) -> int:
-        return SEGMENT_BYTES + len(self.application.encode()) + (len(self.title.encode()) if self.title else 0)
+        return json_bytes(1, len(self.application.encode()) + (len(self.title.encode()) if self.title else 0))
 
 
 def merge_close(bars: list[Bar], gap: timedelta) -> list[Bar]:
