@@ -57,6 +57,7 @@ async def test_timeline_draws_lanes_and_its_tooltip_shows_a_hostile_title_as_tex
     p = page.page
     await p.goto("/timeline")
     await p.locator("#timeline-chart canvas").first.wait_for()
+    assert await p.locator("#timeline-legend li").all_inner_texts() == ["Terminal", "Emacs", "Firefox"]
     point = await segment_point(p, "laptop_me", "Firefox")
     await p.mouse.move(*point)
     tooltip = p.locator("#timeline-chart div", has_text=HOSTILE).last
@@ -66,6 +67,15 @@ async def test_timeline_draws_lanes_and_its_tooltip_shows_a_hostile_title_as_tex
     await p.mouse.click(*point)
     await p.wait_for_url("**/sessions?**")
     assert await p.locator("#results td.title").all_inner_texts() == [HOSTILE]
+
+
+async def test_the_timeline_legend_shows_a_hostile_application_name_as_text(page, db):
+    await _session(db, TODAY, 30, app=HOSTILE, title="x")
+    p = page.page
+    await p.goto("/timeline")
+    await p.locator("#timeline-legend li").first.wait_for()
+    assert await p.locator("#timeline-legend li").all_inner_texts() == [HOSTILE]
+    assert await p.locator("img").count() == 0
 
 
 async def test_clicking_a_run_of_short_sessions_opens_all_of_them_whatever_their_application(page, db):

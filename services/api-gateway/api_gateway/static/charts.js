@@ -79,6 +79,17 @@
                        itemStyle: { color: colours[s.application] } });
         });
       });
+      var legend = document.getElementById("timeline-legend");
+      if (legend) {  // which colour is which application (names are untrusted: text nodes only)
+        Object.keys(colours).forEach(function (app) {
+          var item = document.createElement("li"), swatch = document.createElement("span");
+          swatch.className = "swatch";
+          swatch.style.background = colours[app];
+          item.appendChild(swatch);
+          item.appendChild(document.createTextNode(app));
+          legend.appendChild(item);
+        });
+      }
       tl.setOption({
         backgroundColor: "transparent",
         // A busy day is about a thousand bars: drawn at once, without an animation per bar.
