@@ -87,9 +87,9 @@ class Settings(BaseModel):
     #: Seconds; every statement of a request is bounded (the design: requests are short).
     statement_timeout: float = Field(10.0, gt=0, le=300)
     connect_timeout: float = Field(5.0, gt=0, le=60)
-    #: Seconds one page of a file search that no index answers (path text, project, extension,
-    #: event type) reads back in time before it answers with what it found and a cursor to
-    #: search further back (0: one window per page).
+    #: Seconds one page of a search that no index answers well (file path text, project,
+    #: extension, event type; session text) reads back in time before it answers with what it
+    #: found and a cursor to search further back (0: one window per page).
     search_seconds: float = Field(0.25, ge=0, le=60)
     upgrade_schema: bool = True
     log_level: str = "INFO"

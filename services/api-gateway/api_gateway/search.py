@@ -112,10 +112,10 @@ def file_query(f: FileFilter, after: tuple[datetime, int] | None, limit: int) ->
     return sql, b.args
 
 
-# -- reading a file search back in time, window by window --------------------------------------
+# -- reading a search back in time, window by window --------------------------------------
 #
-# The time index (alone or per host) walks file changes newest first, so a page of a search it
-# answers costs a page. A filter it cannot answer (a path substring, a project, an extension, an
+# The time index (alone or per host) walks rows newest first, so a page of a search it answers
+# costs a page. A filter it cannot answer (a path or title substring, a project, an extension, an
 # event type) makes PostgreSQL read every row of the range until the page is full: a rare name
 # over a year of 10 million changes is seconds. Such a search therefore reads back in windows,
 # each twice the last (or what the time left allows at the last one's pace), and after
@@ -127,8 +127,14 @@ FIRST_WINDOW = timedelta(hours=6)
 
 
 def needs_windows(f: FileFilter) -> bool:
-    """Whether a filter holds a condition the time indexes cannot answer."""
+    """Whether a file filter holds a condition the time indexes cannot answer."""
     return bool(f.q or f.project or f.extension or f.event_type)
+
+
+def session_needs_windows(f: SessionFilter) -> bool:
+    """Whether a session filter searches text (the application alone is estimated well, and the
+    planner walks the time index for it)."""
+    return bool(f.q)
 
 
 def next_window(span: timedelta, took: float, left: float) -> timedelta:

@@ -72,15 +72,16 @@ async def test_file_events_are_filtered_and_paged(api, seed):
     assert rest["next_cursor"] is None
 
 
-async def _pages(http, params: dict) -> tuple[list[str], list[dict]]:
-    """Every page of a file search, following next_cursor: the paths found and the pages."""
+async def _pages(http, params: dict, path: str = "/api/v1/activities/file-events",
+                 key: str = "file_path") -> tuple[list[str], list[dict]]:
+    """Every page of a search, following next_cursor: what was found (``key`` of each row) and the pages."""
     found, pages, cursor = [], [], None
     while True:
-        response = await http.get("/api/v1/activities/file-events", params=params | ({"cursor": cursor} if cursor else {}))
+        response = await http.get(path, params=params | ({"cursor": cursor} if cursor else {}))
         assert response.status_code == 200, response.text
         page = response.json()
         pages.append(page)
-        found += [f["file_path"] for f in page["items"]]
+        found += [row[key] for row in page["items"]]
         if not (cursor := page["next_cursor"]):
             return found, pages
 
@@ -111,6 +112,29 @@ async def test_a_rare_path_over_weeks_is_searched_back_window_by_window_and_ever
         found, _ = await _pages(hurried, params | {"q": None, "project": "repro", "extension": "py"})
     assert found == [path for n in range(len(days))
                      for path in (f"/home/me/src/repro/needle_{n}.py", f"/home/me/src/repro/hay_{n}.py")]
+
+
+@pytest.mark.parametrize("limit", [2, 50])
+async def test_a_title_search_reads_back_window_by_window_and_finds_every_match_once(settings, seed, limit):
+    """Sessions searched by text read back in windows as file searches do, whatever the planner
+    would estimate for the phrase."""
+    days = [0, 0, 1, 3, 20, 44]
+    for n, day in enumerate(days):
+        start = NOW - timedelta(days=day, minutes=10 * n)
+        await seed.session(start, start + timedelta(minutes=1), title=f"quarterly report {n}")
+        await seed.session(start - timedelta(minutes=2), start - timedelta(minutes=1), title=f"notes {n}")
+    expected = [f"quarterly report {n}" for n in range(len(days))]
+    params = {"start": (NOW - timedelta(days=45)).date().isoformat(), "q": "Quarterly Report", "limit": limit}
+    path = "/api/v1/activities/sessions"
+    for budget in (0, 30):
+        async with serve(settings.model_copy(update={"search_seconds": budget})) as http:
+            found, pages = await _pages(http, params, path, "window_title")
+        assert found == expected, budget
+        if budget == 0:
+            assert any(not p["items"] and p["searched_back_to"] and p["next_cursor"] for p in pages[:-1])
+    async with serve(settings.model_copy(update={"search_seconds": 0})) as hurried:
+        page = await hurried.get("/sessions", params={"start": params["start"], "q": "report 5"})
+    assert "Searched back to 2026-11-30 18:00:00: no match yet." in page.text and 'id="next-page"' in page.text
 
 
 async def test_the_files_page_says_how_far_back_a_search_has_read(settings, seed):

@@ -101,7 +101,7 @@ async def sessions_page(request: Request, cursor: str | None = CURSOR, who: Prin
     flt = SessionFilter(r.start, r.end, clean_text(form["host"], "host", 255),
                         clean_text(form["application"], "application"), clean_text(form["q"], "q"))
     async with request.app.state.pool.acquire() as conn:
-        page = await session_page(conn, SessionArgs(r, flt), cursor, PAGE_SIZE)
+        page = await session_page(conn, SessionArgs(r, flt), cursor, PAGE_SIZE, request.app.state.settings.search_seconds)
     return render(request, "sessions.html", {"principal": who, "tz": tz.key, "form": form, "page": page,
                                              "query": _query_without(request, "cursor")})
 
