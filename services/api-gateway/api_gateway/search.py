@@ -126,7 +126,7 @@ def file_query(f: FileFilter, after: tuple[datetime, int] | None, limit: int) ->
 FIRST_WINDOW = timedelta(hours=6)
 
 
-def needs_windows(f: FileFilter) -> bool:
+def file_needs_windows(f: FileFilter) -> bool:
     """Whether a file filter holds a condition the time indexes cannot answer."""
     return bool(f.q or f.project or f.extension or f.event_type)
 

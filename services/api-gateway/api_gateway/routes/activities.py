@@ -22,7 +22,7 @@ from api_gateway.routes.common import CURSOR, END, HOST, LIMIT, START, TZ, FileA
 router = APIRouter(prefix="/api/v1/activities", tags=["activities"])
 
 
-async def session_page(conn, args: SessionArgs, cursor: str | None, limit: int, search_seconds: float = 0.25) -> dict:
+async def session_page(conn, args: SessionArgs, cursor: str | None, limit: int, search_seconds: float) -> dict:
     """A page of sessions, newest first. A text search reads back in windows (see
     :func:`_read_back`), walking the start-time index: the trigram indexes' row estimate for a
     long phrase is off by orders of magnitude (798 sessions estimated for a phrase in 160,000 of 8
@@ -38,12 +38,12 @@ async def session_page(conn, args: SessionArgs, cursor: str | None, limit: int, 
     return _page(rows, limit, stopped_at, SESSIONS)
 
 
-async def file_page(conn, args: FileArgs, cursor: str | None, limit: int, search_seconds: float = 0.25) -> dict:
+async def file_page(conn, args: FileArgs, cursor: str | None, limit: int, search_seconds: float) -> dict:
     """A page of file changes, newest first; a search the time indexes cannot answer reads back in
     windows (see :func:`_read_back`)."""
     after = decode_cursor(cursor, "f")
     flt = args.filter
-    if not search.needs_windows(flt):
+    if not search.file_needs_windows(flt):
         sql, values = search.file_query(flt, after, limit + 1)
         return _page(await conn.fetch(sql, *values), limit, None, FILES)
     rows, stopped_at = await _read_back(conn, flt, after, limit, search.file_query, search_seconds)
