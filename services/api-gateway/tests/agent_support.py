@@ -155,19 +155,27 @@ class XDisplay:
         if not number.isdigit():
             raise AssertionError(f"Xvfb reported no display number ({number!r})")
         self.display = f":{number}"
-        self.openbox = subprocess.Popen(["openbox", "--sm-disable"], env=self.env(),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for sub in ("config", "cache", "data"):  # openbox keeps its state there
+            (self.home / sub).mkdir(exist_ok=True)
+        errors = self.home / "openbox.err"
+        for attempt in range(3):  # on a loaded machine openbox has been seen to exit at once (status 1)
+            with errors.open("wb") as err:
+                self.openbox = subprocess.Popen(["openbox", "--sm-disable"], env=self.env(),
+                                                stdout=subprocess.DEVNULL, stderr=err)
 
-        async def managed() -> bool:
-            # openbox names itself on the root window once it manages the display.
-            if self.openbox.poll() is not None:
-                raise AssertionError(f"openbox exited ({self.openbox.returncode})")
-            check = await asyncio.to_thread(subprocess.run, ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"],
-                                            env=self.env(), capture_output=True, text=True, timeout=10)
-            return "window id" in check.stdout
+            async def managed() -> bool:
+                # openbox names itself on the root window once it manages the display.
+                if self.openbox.poll() is not None:
+                    return True
+                check = await asyncio.to_thread(subprocess.run, ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"],
+                                                env=self.env(), capture_output=True, text=True, timeout=10)
+                return "window id" in check.stdout
 
-        await eventually(managed, 30, "openbox to manage the display", interval=0.05)
-        return self
+            await eventually(managed, 30, "openbox to manage the display", interval=0.05)
+            if self.openbox.poll() is None:
+                return self
+        raise AssertionError(f"openbox exited ({self.openbox.returncode}) three times: "
+                             f"{errors.read_text(errors='replace')}")
 
     def xdotool(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["xdotool", *args], env=self.env(), capture_output=True, text=True, timeout=10)
