@@ -151,10 +151,14 @@ class SyncedTable:
 
     def mark_synced_range_sql(self) -> str:
         """Parameters: synced_at, first id, last id, a JSON array of ids in between not to mark
-        (see :mod:`host_agent.store.marks`). Only never-edited rows still waiting are marked."""
+        (see :mod:`host_agent.store.marks`). Only never-edited rows still waiting are marked.
+
+        The unary ``+`` keeps SQLite from walking the ``synced_at`` index that the statement
+        changes (which costs it a second pass over the rows); it walks the ids instead, about
+        a fifth less work for a batch (``bench/bench_sync.py``)."""
         return (
             f"UPDATE {self.name} SET synced_at = ? WHERE id BETWEEN ? AND ? "
-            f"AND synced_at IS NULL AND sync_revision = 0 "
+            f"AND +synced_at IS NULL AND sync_revision = 0 "
             f"AND id NOT IN (SELECT value FROM json_each(?))"
         )
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from host_agent.common.database import FileChangeDatabase
 from host_agent.store.marks import MarkPlan, plan_marks
-from host_agent.store.tables import FILE_CHANGE_EVENTS
+from host_agent.store.tables import FILE_CHANGE_EVENTS, SYNCED_TABLES
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,14 @@ def test_the_range_marks_exactly_what_row_by_row_marks(tmp_path, seed):
         results.append(_statuses(db))
     assert results[0] == results[1]
     assert any(results[0].values()) and not all(results[0].values())
+
+
+@pytest.mark.parametrize("table", SYNCED_TABLES, ids=lambda table: table.name)
+def test_the_range_mark_walks_the_ids_not_the_index_it_changes(tmp_path, table):
+    """Walking ``idx_…_synced_at`` while changing it makes SQLite collect the rows first and
+    update them in a second pass; the range is walked by id instead."""
+    db = table.store(tmp_path / "local.db")
+    with db.reading() as conn:
+        plan = conn.execute("EXPLAIN QUERY PLAN " + table.mark_synced_range_sql(), (5, 1, 5000, "[]")).fetchall()
+    walk = [row[3] for row in plan if table.name in row[3]]
+    assert walk and all("INTEGER PRIMARY KEY" in step for step in walk), walk
