@@ -91,6 +91,14 @@ async def test_sync_logs_has_the_plans_columns_and_four_indexes(pg):
     } <= indexes
 
 
+async def test_session_titles_keep_no_trigram_index_since_18(pg):
+    """A title search reads back along the start-time index with bitmap scans off, so a GIN
+    index on titles would only cost every session written."""
+    definitions = [r["indexdef"] for r in await pg.fetch(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'desktop_activity_sessions'")]
+    assert definitions and not [d for d in definitions if "gin_trgm_ops" in d]
+
+
 async def test_an_unknown_event_type_is_refused_by_postgresql(pg):
     with pytest.raises(asyncpg.CheckViolationError):
         await pg.execute(
