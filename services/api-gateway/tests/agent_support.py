@@ -196,7 +196,10 @@ class XDisplay:
             return found.stdout.split()[0] if found.returncode == 0 and found.stdout.strip() else ""
 
         # A loaded machine can take long to start an X client; the wait ends as soon as it is mapped.
-        wid = await eventually(mapped, 90, f"the window {name} to be mapped")
+        try:
+            wid = await eventually(mapped, 90, f"the window {name} to be mapped")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} ({await asyncio.to_thread(self._describe, name, window)})") from None
 
         async def active() -> bool:
             await asyncio.to_thread(self.xdotool, "windowactivate", wid)
@@ -205,6 +208,16 @@ class XDisplay:
 
         await eventually(active, 30, f"openbox to make {name} the active window", interval=0.1)
         return wid
+
+    def _describe(self, name: str, window: subprocess.Popen) -> str:
+        """What the display holds when a window did not show: for a failure message."""
+        found = self.xdotool("search", "--classname", name)
+        tree = subprocess.run(["xwininfo", "-root", "-tree"], env=self.env(), capture_output=True, text=True, timeout=10)
+        lines = [line.strip() for line in tree.stdout.splitlines() if name in line or "openbox" in line.lower()]
+        return (f"xmessage {'running' if window.poll() is None else f'exited {window.returncode}'}, "
+                f"openbox {'running' if self.openbox and self.openbox.poll() is None else 'gone'}, "
+                f"windows of that name mapped or not: {found.stdout.split() or 'none'}, "
+                f"in the window tree: {lines or 'nothing'}")
 
     def stop(self) -> None:
         for window in self.windows:
