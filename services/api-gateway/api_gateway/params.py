@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_LIMIT = 100
@@ -133,26 +134,54 @@ def parse_limit(value: int | str | None) -> int:
 # sessions cursor being replayed against file events.
 
 
-def encode_cursor(kind: str, moment: datetime, row_id: int) -> str:
+#: The longest window a cursor may carry (a search's windows never grow past the range, two years).
+MAX_CURSOR_WINDOW = MAX_RANGE
+
+
+class Cursor(NamedTuple):
+    """Where the next page starts: after the row ``(moment, row_id)``; for a search that stopped
+    reading back (``row_id`` 0), the span of its last window, which the next page starts with."""
+
+    moment: datetime
+    row_id: int
+    window: timedelta | None = None
+
+    @property
+    def position(self) -> tuple[datetime, int]:
+        return self.moment, self.row_id
+
+
+def encode_cursor(kind: str, moment: datetime, row_id: int, window: timedelta | None = None) -> str:
     micros = round(moment.timestamp() * 1_000_000)
-    raw = json.dumps([kind, micros, row_id], separators=(",", ":")).encode()
+    fields: list = [kind, micros, row_id]
+    if window is not None:
+        fields.append(round(min(window, MAX_CURSOR_WINDOW).total_seconds()))
+    raw = json.dumps(fields, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(value: str | None, kind: str) -> tuple[datetime, int] | None:
+def decode_cursor(value: str | None, kind: str) -> Cursor | None:
     if value is None or value == "":
         return None
     if len(value) > 200:
         raise ParameterError("cursor", "not a cursor returned by this API")
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        found_kind, micros, row_id = json.loads(raw)
+        fields = json.loads(raw)
+        if type(fields) is not list or len(fields) not in (3, 4):
+            raise ValueError
+        found_kind, micros, row_id, *rest = fields
         if found_kind != kind or type(micros) is not int or type(row_id) is not int:
             raise ValueError
+        window = None
+        if rest:
+            if type(rest[0]) is not int or not 0 < rest[0] <= MAX_CURSOR_WINDOW.total_seconds():
+                raise ValueError
+            window = timedelta(seconds=rest[0])
         moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
     except (binascii.Error, ValueError, TypeError, OverflowError, UnicodeDecodeError):
         raise ParameterError("cursor", "not a cursor returned by this API") from None
-    return moment, row_id
+    return Cursor(moment, row_id, window)
 
 
 def clean_text(value: str | None, parameter: str, max_length: int = 200) -> str | None:

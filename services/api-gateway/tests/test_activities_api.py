@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from api_gateway.params import decode_cursor, encode_cursor
 from conftest import NOW, serve, utc
 
 pytestmark = pytest.mark.both_layouts  # each test using the database runs on the plain and partitioned layouts
@@ -143,6 +144,18 @@ async def test_the_files_page_says_how_far_back_a_search_has_read(settings, seed
         page = await hurried.get("/files", params={"start": "2026-01-01", "q": "needle"})
         assert "Searched back to 2026-11-30 18:00:00: no match yet." in page.text  # the first window: the range's last 6 hours
         assert 'id="next-page"' in page.text and "No file changes matching this search" not in page.text
+
+
+async def test_a_search_that_stopped_goes_on_with_the_window_its_cursor_carries(settings, seed):
+    """A rare name over a year: the next page starts with the window the last one reached, not
+    again with six hours."""
+    await seed.file_event(NOW - timedelta(days=200), "/home/me/src/repro/needle.py")
+    resume = encode_cursor("f", NOW - timedelta(days=10), 0, timedelta(days=3))
+    async with serve(settings.model_copy(update={"search_seconds": 0})) as hurried:  # one window per page
+        page = (await hurried.get("/api/v1/activities/file-events",
+                                  params={"start": "2026-01-01", "q": "needle", "cursor": resume})).json()
+    assert page["items"] == [] and page["searched_back_to"] == (NOW - timedelta(days=13)).isoformat()
+    assert decode_cursor(page["next_cursor"], "f").window is not None
 
 
 @pytest.mark.parametrize("path, params, parameter", [

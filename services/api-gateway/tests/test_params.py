@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -75,11 +77,20 @@ def test_limits_out_of_range_are_refused(value):
 
 def test_a_cursor_round_trips_to_the_microsecond():
     moment = datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=timezone.utc)
-    assert decode_cursor(encode_cursor("s", moment, 42), "s") == (moment, 42)
+    assert decode_cursor(encode_cursor("s", moment, 42), "s") == (moment, 42, None)
+    assert decode_cursor(encode_cursor("s", moment, 0, timedelta(hours=36)), "s") == (moment, 0, timedelta(hours=36))
     assert decode_cursor(None, "s") is None
 
 
-@pytest.mark.parametrize("value", ["not-base64!", "bnVsbA", encode_cursor("f", NOW, 1), "W10", "x" * 300])
+def _forged(*fields) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(fields)).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("value", [
+    "not-base64!", "bnVsbA", encode_cursor("f", NOW, 1), "W10", "x" * 300,
+    _forged("s", 1, 0, 0), _forged("s", 1, 0, -3600), _forged("s", 1, 0, "6h"), _forged("s", 1, 0, 10**12),
+    _forged("s", 1, 0, 3600, 1), _forged("s", 1),
+])
 def test_foreign_or_forged_cursors_are_refused(value):
     with pytest.raises(ParameterError) as error:
         decode_cursor(value, "s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from api_gateway import search, summary
 from api_gateway.day_lanes import day_lanes
 from api_gateway.auth import Principal, api_reader
-from api_gateway.params import decode_cursor, encode_cursor, local_midnight, parse_date, parse_range, parse_tz, today_in
+from api_gateway.params import Cursor, decode_cursor, encode_cursor, local_midnight, parse_date, parse_range, parse_tz, today_in
 from api_gateway.periods import periods_between, period_start, next_period_start
 from api_gateway.routes.common import CURSOR, END, HOST, LIMIT, START, TZ, FileArgs, SessionArgs, file_args, now, session_args
 
@@ -24,18 +24,18 @@ router = APIRouter(prefix="/api/v1/activities", tags=["activities"])
 
 async def session_page(conn, args: SessionArgs, cursor: str | None, limit: int, search_seconds: float) -> dict:
     """A page of sessions, newest first. A text search reads back in windows (see
-    :func:`_read_back`), walking the start-time index: the trigram indexes' row estimate for a
-    long phrase is off by orders of magnitude (798 sessions estimated for a phrase in 160,000 of 8
-    million), and the bitmap plan it then picks reads every match of every year before the page."""
+    :func:`_read_back`), walking the start-time index with bitmap scans off: the trigram indexes
+    schema 12 had (dropped in 18) were estimated to hold 798 matches for a phrase 160,000 of 8
+    million sessions hold, and the bitmap plan read every match of every year before the page."""
     after = decode_cursor(cursor, "s")
     flt = args.filter
     if not search.session_needs_windows(flt):
-        sql, values = search.session_query(flt, after, limit + 1)
-        return _page(await conn.fetch(sql, *values), limit, None, SESSIONS)
+        sql, values = search.session_query(flt, after and after.position, limit + 1)
+        return _page(await conn.fetch(sql, *values), limit, SESSIONS)
     async with conn.transaction():
         await conn.execute("SET LOCAL enable_bitmapscan = off")
-        rows, stopped_at = await _read_back(conn, flt, after, limit, search.session_query, search_seconds)
-    return _page(rows, limit, stopped_at, SESSIONS)
+        rows, stopped = await _read_back(conn, flt, after, limit, search.session_query, search_seconds)
+    return _page(rows, limit, SESSIONS, stopped)
 
 
 async def file_page(conn, args: FileArgs, cursor: str | None, limit: int, search_seconds: float) -> dict:
@@ -44,32 +44,45 @@ async def file_page(conn, args: FileArgs, cursor: str | None, limit: int, search
     after = decode_cursor(cursor, "f")
     flt = args.filter
     if not search.file_needs_windows(flt):
-        sql, values = search.file_query(flt, after, limit + 1)
-        return _page(await conn.fetch(sql, *values), limit, None, FILES)
-    rows, stopped_at = await _read_back(conn, flt, after, limit, search.file_query, search_seconds)
-    return _page(rows, limit, stopped_at, FILES)
+        sql, values = search.file_query(flt, after and after.position, limit + 1)
+        return _page(await conn.fetch(sql, *values), limit, FILES)
+    rows, stopped = await _read_back(conn, flt, after, limit, search.file_query, search_seconds)
+    return _page(rows, limit, FILES, stopped)
 
 
-async def _read_back(conn, flt, after: tuple[datetime, int] | None, limit: int, query,
-                     search_seconds: float) -> tuple[list, datetime | None]:
+async def _read_back(conn, flt, after: Cursor | None, limit: int, query,
+                     search_seconds: float) -> tuple[list, ReadBack | None]:
     """Up to ``limit + 1`` rows of ``query``, read back in time window by window
-    (:mod:`api_gateway.search`) for at most ``search_seconds``; and the time it stopped at, if it
-    stopped before the start of the range with fewer rows (``None`` otherwise)."""
+    (:mod:`api_gateway.search`) for at most ``search_seconds``, starting with the window the
+    cursor carries; and where it stopped, if it stopped before the start of the range with fewer
+    rows (``None`` otherwise)."""
     rows: list = []
     started = time.monotonic()
-    upper, span = min(after[0], flt.end) if after else flt.end, search.FIRST_WINDOW
+    if after:
+        upper, span, position = min(after.moment, flt.end), after.window or search.FIRST_WINDOW, after.position
+    else:
+        upper, span, position = flt.end, search.FIRST_WINDOW, None
     while True:
         lower = max(flt.start, upper - span)
         window_started = time.monotonic()
-        sql, values = query(replace(flt, start=lower), after, limit + 1 - len(rows))
+        sql, values = query(replace(flt, start=lower), position, limit + 1 - len(rows))
         rows += await conn.fetch(sql, *values)
         if len(rows) > limit or lower <= flt.start:
             return rows, None
-        after, upper = (lower, 0), lower  # every row from lower on was read: (time, id) < (lower, 0) is the rest
+        position, upper = (lower, 0), lower  # every row from lower on was read: (time, id) < (lower, 0) is the rest
         spent = time.monotonic() - started
-        if spent >= search_seconds:
-            return rows, lower
-        span = search.next_window(span, time.monotonic() - window_started, search_seconds - spent)
+        took = time.monotonic() - window_started
+        if spent >= search_seconds:  # the next page goes on with what a whole budget allows at this pace
+            return rows, ReadBack(lower, search.next_window(span, took, search_seconds))
+        span = search.next_window(span, took, search_seconds - spent)
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """Where a search reading back stopped, and the span the next page's first window takes."""
+
+    stopped_at: datetime
+    window: timedelta
 
 
 #: (cursor kind, time column, row to JSON) of each searched table.
@@ -77,19 +90,20 @@ SESSIONS = ("s", "start_time", search.session_json)
 FILES = ("f", "event_time", search.file_json)
 
 
-def _page(rows: list, limit: int, stopped_at: datetime | None, table: tuple) -> dict:
+def _page(rows: list, limit: int, table: tuple, stopped: ReadBack | None = None) -> dict:
     """``rows`` up to ``limit`` and the cursor after them: after the last row if there are more,
-    at ``stopped_at`` if the search stopped there before the start of its range. ``searched_back_to``
-    says how far back a search that stopped read (``None``: the page is full, or the range was read)."""
+    at where the search stopped if it stopped before the start of its range (carrying its last
+    window's span, so that the next page goes on at that pace). ``searched_back_to`` says how far
+    back a search that stopped read (``None``: the page is full, or the range was read)."""
     kind, time_column, to_json = table
     more = len(rows) > limit
     rows = rows[:limit]
     if more:
         cursor = encode_cursor(kind, rows[-1][time_column], rows[-1]["id"])
     else:
-        cursor = encode_cursor(kind, stopped_at, 0) if stopped_at is not None else None
+        cursor = encode_cursor(kind, stopped.stopped_at, 0, stopped.window) if stopped is not None else None
     return {"items": [to_json(r) for r in rows], "next_cursor": cursor,
-            "searched_back_to": stopped_at.isoformat() if stopped_at is not None and not more else None}
+            "searched_back_to": stopped.stopped_at.isoformat() if stopped is not None and not more else None}
 
 
 @router.get("/sessions", summary="desktop sessions that started in the range, newest first")
