@@ -19,6 +19,9 @@ PostgreSQL table:
   text by SQLite, COPY straight into the table on two connections at once, SQLite marks);
 - ``resend``: the same with every row already in PostgreSQL (a restored backup, a lost mark):
   the merge path (COPY into a staging table, ``INSERT … ON CONFLICT``);
+- ``reference`` (with ``--reference REV``): the sync engine of an earlier revision of this
+  repository (its ``host-agent`` and ``services/database`` from ``git archive``) on the same rows,
+  at the default batch size: the CPU the current engine spends per row is reported against it;
 - ``plan``: the plan's reference approach (the whole backlog fetched into a list of dicts, one
   ``INSERT`` per row, transactions of 100 rows, SQLite flags updated per batch); file events only.
 
@@ -28,7 +31,8 @@ schema, on a private PostgreSQL server on loopback.
 
 Usage: python bench/bench_sync.py [--tables files,sessions] [--rows 100000,1000000]
                                   [--batch-sizes 1000,2000,5000,10000,20000] [--plan-rows 100000,1000000]
-                                  [--resend-rows 100000,1000000] [--write docs/benchmarks.md]
+                                  [--resend-rows 100000,1000000] [--reference REV [--reference-rows N,...]]
+                                  [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -40,7 +44,6 @@ import os
 import platform
 import random
 import re
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -54,7 +57,7 @@ from typing import Callable
 import asyncpg
 
 from benchmarks_doc import replace_section
-from host_agent.common.data_sync import DataSyncManager
+from sync_worker import report
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
 from host_agent.core.identity import host_identifier
 from host_agent.store.tables import DESKTOP_ACTIVITY_SESSIONS, FILE_CHANGE_EVENTS, SyncedTable
@@ -175,28 +178,6 @@ BENCH_TABLES = {
 # -- workers (each in its own process) ------------------------------------------------------
 
 
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-async def worker_sync(url: str, db: Path, batch: int, table: str) -> int:
-    """The table's store is ``db``; the other table's is an empty store beside it."""
-    desktop = db if table == DESKTOP_ACTIVITY_SESSIONS.name else db.with_name("desktop_activity.db")
-    files = db if table == FILE_CHANGE_EVENTS.name else db.with_name("file_changes.db")
-    manager = DataSyncManager(url, desktop, files, batch_size=batch)
-    await manager.initialize()
-    try:
-        results = await manager.sync_all()
-    finally:
-        await manager.close()
-    result = results[table]
-    assert result.status == "success", result
-    return result.records_synced
-
-
 async def worker_plan(url: str, db: Path, batch: int, table: str) -> int:
     """The plan's reference approach, as written there (file events)."""
     assert table == FILE_CHANGE_EVENTS.name, table
@@ -232,13 +213,10 @@ async def worker_plan(url: str, db: Path, batch: int, table: str) -> int:
     return synced
 
 
-def run_worker(kind: str, url: str, db: Path, batch: int, table: str) -> None:
+def run_plan_worker(url: str, db: Path, batch: int, table: str) -> None:
     started = time.perf_counter()
-    rows = asyncio.run({"sync": worker_sync, "plan": worker_plan}[kind](url, db, batch, table))
-    seconds = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = usage.ru_utime + usage.ru_stime
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_rss_mb(), "cpu_s": cpu}))
+    rows = asyncio.run(worker_plan(url, db, batch, table))
+    report(rows, time.perf_counter() - started)
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -249,6 +227,19 @@ class Bench:
         self.server = TestServer(prefix="reprospective-bench-")
         self.workdir = self.server.base
         self._n = 0
+        #: The source of the reference engine (``--reference``), once unpacked.
+        self.reference: Path | None = None
+
+    def unpack_reference(self, revision: str) -> None:
+        """The agent and the schema package of ``revision``, from this repository's history."""
+        target = self.workdir / "reference"
+        target.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "host-agent", "services/database"],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            raise SystemExit(f"--reference {revision}: git archive failed: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        self.reference = target
 
     def start(self) -> None:
         self.server.start()
@@ -273,7 +264,7 @@ class Bench:
                 with sqlite3.connect(db) as conn:
                     conn.execute(f"UPDATE {table.name} SET synced_at = NULL")
                 conn.close()
-            result = self._worker("plan" if kind == "plan" else "sync", database, table, db, batch)
+            result = self._worker("sync" if kind == "resend" else kind, database, table, db, batch)
         count = int(self.server.psql(f"SELECT count(*) FROM {table.name}", database=database))
         assert count == result["rows"], (kind, count, result)
         self.server.drop_database(database)
@@ -282,11 +273,21 @@ class Bench:
         return result
 
     def _worker(self, kind: str, database: str, table: BenchTable, db: Path, batch: int) -> dict:
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker", kind, "--url", self.server.url(database), "--db", str(db),
-             "--batch", str(batch), "--table", table.name],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+        """``sync`` (this tree's engine), ``reference`` (the ``--reference`` revision's) or ``plan``."""
+        url = self.server.url(database)
+        env = dict(os.environ)
+        if kind == "plan":
+            cmd = [sys.executable, __file__, "--worker", "plan", "--url", url, "--db", str(db),
+                   "--batch", str(batch), "--table", table.name]
+        else:
+            cmd = [sys.executable, str(ROOT / "bench" / "sync_worker.py"), url, str(db), str(batch), table.name]
+        if kind == "reference":
+            assert self.reference is not None
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(self.reference / "host-agent"), str(self.reference / "services" / "database")])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if out.returncode != 0:
+            raise SystemExit(f"the {kind} worker failed:\n{out.stderr.strip()}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def _copy(self, database: str, table: BenchTable, db: Path) -> dict:
@@ -322,15 +323,18 @@ def main() -> int:
     parser.add_argument("--default-batch", type=int, default=5000)
     parser.add_argument("--plan-rows", default="100000,1000000", help="backlog sizes the slow reference runs on")
     parser.add_argument("--resend-rows", default="100000,1000000", help="backlog sizes the re-send path runs on")
+    parser.add_argument("--reference", metavar="REVISION",
+                        help="also run the engine of this git revision on the same rows (its CPU is the reference)")
+    parser.add_argument("--reference-rows", default="", help="backlog sizes the reference runs on (default: all)")
     parser.add_argument("--write", metavar="MARKDOWN", help="replace the '## Sync engine' section of this file")
-    parser.add_argument("--worker", choices=["sync", "plan"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["plan"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--table", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        run_worker(args.worker, args.url, args.db, args.batch, args.table)
+        run_plan_worker(args.url, args.db, args.batch, args.table)
         return 0
 
     unknown = [x for x in args.tables.split(",") if x not in BENCH_TABLES]
@@ -341,12 +345,15 @@ def main() -> int:
     batches = [int(x) for x in args.batch_sizes.split(",")]
     plan_sizes = {int(x) for x in args.plan_rows.split(",") if x}
     resend_sizes = {int(x) for x in args.resend_rows.split(",") if x}
+    reference_sizes = {int(x) for x in args.reference_rows.split(",") if x} or set(sizes)
     bench = Bench()
     workdir = bench.workdir
     results: dict[str, dict[int, dict[str, dict]]] = {}
     load_before = _load()
     try:
         bench.start()
+        if args.reference:
+            bench.unpack_reference(args.reference)
         for table in tables:
             results[table.name] = by_size = {}
             for size in sizes:
@@ -354,17 +361,19 @@ def main() -> int:
                 table.make_backlog(backlog, size)
                 by_size[size] = {}
                 runs = ["copy", *(f"sync@{b}" for b in batches)]
+                runs += ["reference"] if args.reference and size in reference_sizes else []
                 runs += ["resend"] if size in resend_sizes else []
                 runs += ["plan"] if size in plan_sizes and table.table is FILE_CHANGE_EVENTS else []
                 for key in runs:
                     kind, _, batch = key.partition("@")
-                    batch = {"copy": "0", "resend": str(args.default_batch), "plan": "100"}.get(kind, batch)
+                    batch = {"copy": "0", "resend": str(args.default_batch), "reference": str(args.default_batch),
+                             "plan": "100"}.get(kind, batch)
                     by_size[size][key] = bench.measure(kind, backlog, int(batch), table)
                     _report(table.name, size, key, by_size[size][key])
                 backlog.unlink()
     finally:
         bench.stop()
-    text = render(results, batches, args.default_batch, (load_before, _load()))
+    text = render(results, batches, args.default_batch, (load_before, _load()), args.reference)
     print(text)
     if args.write:
         replace_section(Path(args.write), "## Sync engine", text)
@@ -386,7 +395,8 @@ def _load() -> str:
 
 
 def render(
-    results: dict[str, dict[int, dict[str, dict]]], batches: list[int], default_batch: int, load: tuple[str, str]
+    results: dict[str, dict[int, dict[str, dict]]], batches: list[int], default_batch: int, load: tuple[str, str],
+    reference: str | None = None,
 ) -> str:
     lines = [
         "## Sync engine",
@@ -410,12 +420,13 @@ def render(
                     "copy": "psql `\\copy` (limit)",
                     "plan": "plan's reference (list, INSERT per row, 100/txn)",
                     "resend": f"`DataSyncManager`, batch {default_batch}, every row already in PostgreSQL (merge)",
+                    "reference": f"`DataSyncManager` of `{reference}` (the reference engine), batch {default_batch}",
                 }.get(kind, f"`DataSyncManager`, batch {kind.split('@')[-1]}")
                 if kind == f"sync@{default_batch}":
                     label += " (default)"
                 peak = "n/a (psql)" if r["peak_mb"] != r["peak_mb"] else f"{r['peak_mb']:.0f} MB"
                 vs_plan = f"{r['rows_per_s'] / plan:.1f}x" if plan else "–"
-                cpu = "n/a (psql)" if r["cpu_s"] != r["cpu_s"] else f"{r['cpu_s'] / r['rows'] * 1e6:.1f}"
+                cpu = "n/a (psql)" if r["cpu_s"] != r["cpu_s"] else f"{_cpu(r):.1f}"
                 lines.append(
                     f"| `{table}` | {size:,} | {label} | {r['rows_per_s']:,.0f} | {r['seconds']:.1f} | {peak} | "
                     f"{cpu} | {r['rows_per_s'] / copy:.2f}x | {vs_plan} |"
@@ -427,7 +438,7 @@ def render(
         "is copied straight into the table; two connections write and commit batches at once, then",
         "the SQLite marks), and closing, with SQLite's final WAL checkpoint of the marks. Peak memory",
         "is that process's high-water mark (VmHWM); CPU is its user + system time, threads included,",
-        "per million rows (it runs no child process). The reference holds the whole backlog as dicts;",
+        "per million rows (it runs no child process). The plan's reference holds the backlog as dicts;",
         "the sync engine holds at most four batches (one read ahead, two being written, one being",
         "marked), so its memory follows the batch size, not the backlog. The merge rows re-send a",
         "backlog PostgreSQL already holds (a restored backup, lost marks). `psql \\copy` copies the",
@@ -464,8 +475,16 @@ def render(
                 if plan:
                     summary += f", {default['rows_per_s'] / plan:.1f}x the plan's reference"
                 summary += f", peak {default['peak_mb']:.0f} MB"
+                if ref := by_kind.get("reference"):
+                    summary += (f"; CPU per row {_cpu(default) / _cpu(ref):.2f}x the engine of `{reference}` "
+                                f"({_cpu(default):.1f} against {_cpu(ref):.1f} s per million rows)")
             lines.append(summary + ".")
     return "\n".join(lines) + "\n"
+
+
+def _cpu(result: dict) -> float:
+    """CPU seconds per million rows."""
+    return result["cpu_s"] / result["rows"] * 1e6
 
 
 def _server_version() -> str:
