@@ -119,10 +119,11 @@ class SyncedTable:
 
     def select_batch_sql(self, *, skip_held: bool = True) -> str:
         """A batch of waiting rows in one result row, the lines joined by SQLite: ``(rows, first
-        id, last id, highest revision, lines joined, each ending with the row marker)``. A row that cannot travel
+        id, last id, lowest and highest revision, lines joined, each ending with the row marker)``. A row that cannot travel
         shows as the bad-value marker in its line. Parameters as :meth:`select_waiting_sql`."""
         inner = self._waiting_sql(f"t.id AS id, t.sync_revision AS rev, {self._line_sql()} AS line", skip_held)
-        return f"SELECT count(*), min(id), max(id), max(rev), CAST(group_concat(line, '') AS BLOB) FROM ({inner})"
+        return (f"SELECT count(*), min(id), max(id), min(rev), max(rev), CAST(group_concat(line, '') AS BLOB) "
+                f"FROM ({inner})")
 
     def any_held_sql(self) -> str:
         return f"SELECT EXISTS (SELECT 1 FROM sync_held_rows WHERE table_name = '{self.name}')"
@@ -150,15 +151,16 @@ class SyncedTable:
         )
 
     def mark_synced_range_sql(self) -> str:
-        """Parameters: synced_at, first id, last id, a JSON array of ids in between not to mark
-        (see :mod:`host_agent.store.marks`). Only never-edited rows still waiting are marked.
+        """Parameters: synced_at, first id, last id, the revision sent, a JSON array of ids in
+        between not to mark (see :mod:`host_agent.store.marks`). Only rows still waiting at the
+        revision sent are marked.
 
         The unary ``+`` keeps SQLite from walking the ``synced_at`` index that the statement
         changes (which costs it a second pass over the rows); it walks the ids instead, about
         a fifth less work for a batch (``bench/bench_sync.py``)."""
         return (
             f"UPDATE {self.name} SET synced_at = ? WHERE id BETWEEN ? AND ? "
-            f"AND +synced_at IS NULL AND sync_revision = 0 "
+            f"AND +synced_at IS NULL AND sync_revision = ? "
             f"AND id NOT IN (SELECT value FROM json_each(?))"
         )
 

@@ -127,6 +127,8 @@ class Batch:
     last_id: int = 0
     #: Whether a row read was edited since it was first written (``sync_revision > 0``).
     edited: bool = False
+    #: The revision every row read is at, or ``None`` if they differ.
+    revision: int | None = 0
     #: The rows that travel, as COPY text: one line per row, each ending with a newline.
     data: bytes = b""
     #: How many lines ``data`` holds.
@@ -141,8 +143,8 @@ class Batch:
 
     @property
     def dense(self) -> bool:
-        """Every id from the first to the last travels, none edited: marked as one id range."""
-        return not self.edited and not self.problems and self.count == self.last_id - self.first_id + 1
+        """Every id from the first to the last travels, all at one revision: marked as one id range."""
+        return self.revision is not None and not self.problems and self.count == self.last_id - self.first_id + 1
 
     def rows(self) -> list[Row]:
         """The rows that travel, one by one (for splitting a refused batch, for irregular marks)."""
@@ -154,7 +156,7 @@ class Batch:
 
     def mark_plan(self) -> MarkPlan:
         if self.dense:
-            return MarkPlan(range_=(self.first_id, self.last_id))
+            return MarkPlan(range_=(self.first_id, self.last_id), revision=self.revision or 0)
         return plan_marks([row[:2] for row in self.rows()])
 
 
@@ -226,13 +228,13 @@ class TableSync:
         """Up to ``limit`` waiting rows with ``after_id < id <= upto_id``, as one :class:`Batch`."""
         sql = self._batch_sql if self._any_held else self._batch_sql_none_held
         constants = (self.host_identifier, self.origin_id, pg_time_text(time.time()))
-        read, first, last, revision, raw = self.store.fetch_all(sql, (*constants, after_id, upto_id, limit))[0]
+        read, first, last, lowest, highest, raw = self.store.fetch_all(sql, (*constants, after_id, upto_id, limit))[0]
         if not read:
             return Batch()
         data = finish_copy_text(raw, read, self._markers)
         if data is None:  # a value that cannot travel somewhere: find its row, and why
             return self._read_rows(constants, first, last, read)
-        return Batch(read, first, last, revision > 0, data, read)
+        return Batch(read, first, last, highest > 0, highest if lowest == highest else None, data, read)
 
     def _read_rows(self, constants: tuple, first: int, last: int, limit: int) -> Batch:
         """The rows of ``first..last`` one by one: a row whose text is not UTF-8 cannot travel."""
@@ -241,6 +243,7 @@ class TableSync:
         for row_id, revision, problem, raw in self.store.fetch_all(
             self._rows_sql, (*constants, first - 1, last, limit), as_tuples=True
         ):
+            batch.revision = revision if batch.read == 0 or batch.revision == revision else None
             batch.read += 1
             batch.edited = batch.edited or revision > 0
             if problem is None:
@@ -276,7 +279,8 @@ class TableSync:
             # A row edited since it was read keeps waiting: its revision moved on.
             plan = outcome.mark_plan()
             if plan.range_ is not None:
-                conn.execute(self.table.mark_synced_range_sql(), (now, *plan.range_, json.dumps(plan.excluded)))
+                conn.execute(self.table.mark_synced_range_sql(),
+                             (now, *plan.range_, plan.revision, json.dumps(plan.excluded)))
             if plan.by_row:
                 conn.execute(self.table.mark_synced_sql(), (now, json.dumps(plan.by_row)))
             conn.executemany(

@@ -23,8 +23,12 @@ from host_agent.store.tables import FILE_CHANGE_EVENTS, SYNCED_TABLES
         ([(10, 0), (11, 0), (13, 0), (14, 0)], MarkPlan(range_=(10, 14), excluded=[12])),
         # an edited row is marked by its revision, and left out of the range
         ([(1, 0), (2, 3), (3, 0)], MarkPlan(range_=(1, 3), excluded=[2], by_row=[(2, 3)])),
-        # only edited rows: row by row
-        ([(5, 1), (9, 2)], MarkPlan(by_row=[(5, 1), (9, 2)])),
+        # closed sessions: one range at the revision they were sent at
+        ([(4, 1), (5, 1), (7, 1)], MarkPlan(range_=(4, 7), revision=1, excluded=[6])),
+        # the revision most rows were sent at takes the range; the others go row by row
+        ([(1, 1), (2, 0), (3, 1), (4, 1)], MarkPlan(range_=(1, 4), revision=1, excluded=[2], by_row=[(2, 0)])),
+        # a tie: the lowest revision
+        ([(5, 1), (9, 2)], MarkPlan(range_=(5, 5), revision=1, by_row=[(9, 2)])),
         # sparse ids (rows synced long ago in between): row by row, not a long exclusion list
         ([(1, 0), (100, 0), (200, 0)], MarkPlan(by_row=[(1, 0), (100, 0), (200, 0)])),
     ],
@@ -47,19 +51,23 @@ def _event(i: int) -> dict:
 @pytest.mark.parametrize("seed", range(12))
 def test_the_range_marks_exactly_what_row_by_row_marks(tmp_path, seed):
     """Random batches over a real SQLite table: some rows already synced, some edited after they
-    were read, some refused; both ways leave the same rows waiting."""
+    were read, some refused; both ways leave the same rows waiting. Odd seeds wait at revision 1,
+    as closed sessions do, and rows synced before at revision 0 reach it by an edit after the read."""
     rng = random.Random(seed)
     results = []
+    base = seed % 2
     for way in ("by_row", "planned"):
         rng.seed(seed)
         db = FileChangeDatabase(tmp_path / f"{way}.db")
         db.save_events([_event(i) for i in range(300)])
         with db.atomic() as conn:
-            # rows synced before (gaps in the waiting ids), and rows sent at a later revision
+            conn.execute("UPDATE file_change_events SET sync_revision = ?", (base,))
+            # rows synced before at revision 0 (gaps in the waiting ids), and rows sent at a later revision
             for row_id in rng.sample(range(1, 301), 60):
-                conn.execute("UPDATE file_change_events SET synced_at = 1 WHERE id = ?", (row_id,))
+                conn.execute("UPDATE file_change_events SET synced_at = 1, sync_revision = 0 WHERE id = ?", (row_id,))
             for row_id in rng.sample(range(1, 301), 20):
-                conn.execute("UPDATE file_change_events SET sync_revision = 2, synced_at = NULL WHERE id = ?", (row_id,))
+                conn.execute("UPDATE file_change_events SET sync_revision = 2 + ?, synced_at = NULL WHERE id = ?",
+                             (base, row_id))
         with db.reading() as conn:
             waiting = [tuple(row) for row in conn.execute(
                 "SELECT id, sync_revision FROM file_change_events WHERE synced_at IS NULL ORDER BY id")]
@@ -69,12 +77,17 @@ def test_the_range_marks_exactly_what_row_by_row_marks(tmp_path, seed):
             # edits after the batch was read: their revision moves on, they must keep waiting
             for row_id, _ in rng.sample(batch, 10):
                 conn.execute("UPDATE file_change_events SET file_size = -1 WHERE id = ?", (row_id,))
+            # any row, synced ones too: one synced at revision 0 now waits at revision 1
+            for row_id in rng.sample(range(1, 301), 10):
+                conn.execute("UPDATE file_change_events SET file_size = -2 WHERE id = ?", (row_id,))
             if way == "by_row":
                 conn.execute(FILE_CHANGE_EVENTS.mark_synced_sql(), (5, json.dumps(synced)))
             else:
                 plan = plan_marks(synced)
+                assert plan.revision == base  # most rows were sent at the revision they wait at
                 if plan.range_:
-                    conn.execute(FILE_CHANGE_EVENTS.mark_synced_range_sql(), (5, *plan.range_, json.dumps(plan.excluded)))
+                    conn.execute(FILE_CHANGE_EVENTS.mark_synced_range_sql(),
+                                 (5, *plan.range_, plan.revision, json.dumps(plan.excluded)))
                 if plan.by_row:
                     conn.execute(FILE_CHANGE_EVENTS.mark_synced_sql(), (5, json.dumps(plan.by_row)))
         results.append(_statuses(db))
@@ -88,6 +101,6 @@ def test_the_range_mark_walks_the_ids_not_the_index_it_changes(tmp_path, table):
     update them in a second pass; the range is walked by id instead."""
     db = table.store(tmp_path / "local.db")
     with db.reading() as conn:
-        plan = conn.execute("EXPLAIN QUERY PLAN " + table.mark_synced_range_sql(), (5, 1, 5000, "[]")).fetchall()
+        plan = conn.execute("EXPLAIN QUERY PLAN " + table.mark_synced_range_sql(), (5, 1, 5000, 0, "[]")).fetchall()
     walk = [row[3] for row in plan if table.name in row[3]]
     assert walk and all("INTEGER PRIMARY KEY" in step for step in walk), walk
