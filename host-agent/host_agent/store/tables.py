@@ -119,8 +119,9 @@ class SyncedTable:
 
     def select_batch_sql(self, *, skip_held: bool = True) -> str:
         """A batch of waiting rows in one result row, the lines joined by SQLite: ``(rows, first
-        id, last id, lowest and highest revision, lines joined, each ending with the row marker)``. A row that cannot travel
-        shows as the bad-value marker in its line. Parameters as :meth:`select_waiting_sql`."""
+        id, last id, lowest and highest revision, lines joined, each ending with the row
+        marker)``. A row that cannot travel shows as the bad-value marker in its line.
+        Parameters as :meth:`select_waiting_sql`."""
         inner = self._waiting_sql(f"t.id AS id, t.sync_revision AS rev, {self._line_sql()} AS line", skip_held)
         return (f"SELECT count(*), min(id), max(id), min(rev), max(rev), CAST(group_concat(line, '') AS BLOB) "
                 f"FROM ({inner})")
