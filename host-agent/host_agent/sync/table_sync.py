@@ -125,8 +125,6 @@ class Batch:
     read: int = 0
     first_id: int = 0
     last_id: int = 0
-    #: Whether a row read was edited since it was first written (``sync_revision > 0``).
-    edited: bool = False
     #: The revision every row read is at, or ``None`` if they differ.
     revision: int | None = 0
     #: The rows that travel, as COPY text: one line per row, each ending with a newline.
@@ -137,6 +135,11 @@ class Batch:
 
     def __bool__(self) -> bool:
         return self.read > 0
+
+    @property
+    def edited(self) -> bool:
+        """Whether a row read was edited since it was first written (``sync_revision > 0``)."""
+        return self.revision != 0
 
     def __len__(self) -> int:
         return self.count
@@ -156,7 +159,7 @@ class Batch:
 
     def mark_plan(self) -> MarkPlan:
         if self.dense:
-            return MarkPlan(range_=(self.first_id, self.last_id), revision=self.revision or 0)
+            return MarkPlan(range_=(self.first_id, self.last_id), revision=self.revision)  # dense: one revision
         return plan_marks([row[:2] for row in self.rows()])
 
 
@@ -234,7 +237,7 @@ class TableSync:
         data = finish_copy_text(raw, read, self._markers)
         if data is None:  # a value that cannot travel somewhere: find its row, and why
             return self._read_rows(constants, first, last, read)
-        return Batch(read, first, last, highest > 0, highest if lowest == highest else None, data, read)
+        return Batch(read, first, last, highest if lowest == highest else None, data, read)
 
     def _read_rows(self, constants: tuple, first: int, last: int, limit: int) -> Batch:
         """The rows of ``first..last`` one by one: a row whose text is not UTF-8 cannot travel."""
@@ -245,7 +248,6 @@ class TableSync:
         ):
             batch.revision = revision if batch.read == 0 or batch.revision == revision else None
             batch.read += 1
-            batch.edited = batch.edited or revision > 0
             if problem is None:
                 try:
                     lines.append(finish_copy_row(raw, self._markers))

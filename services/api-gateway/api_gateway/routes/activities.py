@@ -50,6 +50,14 @@ async def file_page(conn, args: FileArgs, cursor: str | None, limit: int, search
     return _page(rows, limit, FILES, stopped)
 
 
+@dataclass(frozen=True)
+class ReadBack:
+    """Where a search reading back stopped, and the span the next page's first window takes."""
+
+    stopped_at: datetime
+    window: timedelta
+
+
 async def _read_back(conn, flt, after: Cursor | None, limit: int, query,
                      search_seconds: float) -> tuple[list, ReadBack | None]:
     """Up to ``limit + 1`` rows of ``query``, read back in time window by window
@@ -75,14 +83,6 @@ async def _read_back(conn, flt, after: Cursor | None, limit: int, query,
         if spent >= search_seconds:  # the next page goes on with what a whole budget allows at this pace
             return rows, ReadBack(lower, search.next_window(span, took, search_seconds))
         span = search.next_window(span, took, search_seconds - spent)
-
-
-@dataclass(frozen=True)
-class ReadBack:
-    """Where a search reading back stopped, and the span the next page's first window takes."""
-
-    stopped_at: datetime
-    window: timedelta
 
 
 #: (cursor kind, time column, row to JSON) of each searched table.
