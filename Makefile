@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 # The installable projects, lowest layer first: each later one may depend on the earlier ones.
 PROJECTS := services/database host-agent $(wildcard services/api-gateway)
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
+# The host agent's one compiled part (built by its setup.py on install).
+COMPILED := host-agent/setup.py host-agent/host_agent/store/_copy_text.c
 
 .PHONY: run test lint bench system-deps venv clean
 
@@ -33,13 +35,14 @@ bench: system-deps venv
 
 venv: $(STAMP)
 
-$(STAMP): $(PYPROJECTS)
+$(STAMP): $(PYPROJECTS) $(COMPILED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(foreach p,$(PROJECTS),-e '$(p)[dev]')
 	touch $(STAMP)
 
-# PostgreSQL server binaries, PgBouncer, Xvfb, a window manager and xdotool (for the X11 tests), Chromium
+# A C compiler with the SQLite and Python headers (for the host agent's compiled part), PostgreSQL server
+# binaries, PgBouncer, Xvfb, a window manager and xdotool (for the X11 tests), Chromium
 # (for the dashboard's browser tests).
 system-deps:
 	@PYTHON=$(PYTHON) scripts/install-system-deps.sh

@@ -1,30 +1,34 @@
 """Local rows as ``COPY … FROM STDIN`` text, written by SQLite itself: the sync's wire format.
 
-The sync sends a batch as one block of PostgreSQL's text ``COPY`` format. SQLite writes it in
-its own C code, one ``printf()`` per row and one ``group_concat()`` per batch, so Python sees one
-bytes object per batch instead of a dozen values per row. To keep SQLite's part cheap, it writes
-the fields unescaped, each after a marker byte that UTF-8 never holds: ``0xFF`` before a value,
-``0xFD`` before a NULL, ``0xFE`` after each row. :func:`finish_copy_text` then escapes
-backslash, tab, newline and carriage return of the whole batch at once (C-level ``bytes``
-operations) and turns the markers into tabs, ``\\N`` and newlines. (``printf()`` would cut a
-text at a NUL character; the rare row holding one is written with ``||`` instead, which keeps
-it, and PostgreSQL refuses it.)
+The sync sends a batch as one block of PostgreSQL's text ``COPY`` format, written inside SQLite
+so that Python sees one bytes object per batch instead of a dozen values per row:
 
-Times are UTC epoch seconds locally and ``timestamptz`` remotely: SQLite writes them as ISO
-text in UTC (``2026-05-28 20:43:19.250000+00``, to the microsecond). Flags are 0/1 locally and
-``boolean`` remotely (PostgreSQL reads ``0`` and ``1``).
+- a batch is written by the ``copy_text()`` aggregate (:func:`copy_text_sql`), compiled C in
+  ``_copy_text.c`` that every connection the stores open has (:func:`enable_copy_text`). It
+  escapes backslash, tab, newline and carriage return, writes ``\\N`` for NULL, and gives NULL
+  for the whole batch if any value cannot travel: a value of the wrong type for its column (text
+  in a time column, a flag that is neither 0 nor 1), a time outside years 1 to 9999, text that
+  is not UTF-8 or holds a NUL character;
+- such a batch is then read again row by row (:func:`problem_sql`, :func:`line_format_sql`):
+  one ``printf()`` per row, the fields unescaped, each after a marker byte that UTF-8 never
+  holds (``0xFF`` before a value, ``0xFD`` before a NULL, ``0xFE`` after the row), and
+  :func:`finish_copy_row` escapes the line and turns the markers into tabs, ``\\N`` and a
+  newline. A row with a reason from SQLite, or one :func:`finish_copy_row` raises, is held back
+  with it; the rest go. (``printf()`` would cut a text at a NUL character; the rare row holding
+  one is written with ``||`` instead, which keeps it, and PostgreSQL refuses it.)
 
-A value of the wrong type for its column (text in a time column, a flag that is neither 0 nor
-1, a time outside years 1 to 9999) comes out as the byte ``0xFC``; text that is not UTF-8 holds
-bytes UTF-8 never holds, and a marker byte inside a text adds a tab or a newline too many. The
-checks of :func:`finish_copy_text` see all three; the batch is then read again row by row, with
-the reason SQLite gives (:func:`problem_sql`) or the one :func:`finish_copy_row` raises, and
-only the rows at fault are held back.
+Both write the same bytes for every row that can travel (``tests/sync/test_copy_text.py``).
+
+Times are UTC epoch seconds locally and ``timestamptz`` remotely, written as ISO text in UTC
+(``2026-05-28 20:43:19.250000+00``, to the nearest microsecond, half away from zero). Flags
+are 0/1 locally and ``boolean`` remotely (PostgreSQL reads ``0`` and ``1``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
+from host_agent.store import _copy_text
 
 TEXT, INTEGER, TIME, FLAG = "text", "integer", "time", "flag"
 KINDS = (TEXT, INTEGER, TIME, FLAG)
@@ -34,7 +38,27 @@ PG_EPOCH_OFFSET = 946_684_800
 #: The times SQLite's date functions (and so the sync) can write: 0001-01-01 to 9999-12-31 UTC.
 MIN_TIME, MAX_TIME = -62_135_596_800, 253_402_300_799
 
-#: The marker bytes SQLite writes (never part of valid UTF-8); BAD stands for a value that cannot travel.
+#: The letter ``copy_text()`` takes for each kind of column.
+KIND_LETTERS = {TEXT: "t", INTEGER: "i", TIME: "T", FLAG: "f"}
+
+
+def enable_copy_text() -> None:
+    """Give every SQLite connection opened from now on in this process the ``copy_text()``
+    aggregate (idempotent)."""
+    _copy_text.enable()
+
+
+def copy_text_sql(columns: list[tuple[str, str]], constants: list[str]) -> str:
+    """The ``copy_text()`` call writing the rows of a query as COPY text: ``id``, ``rev``, then
+    ``columns`` (names of the query's columns, with their kinds), then ``constants`` (text
+    parameters, the same for every row). NULL if any value cannot travel."""
+    kinds = "".join(KIND_LETTERS[kind] for _, kind in columns) + KIND_LETTERS[TEXT] * len(constants)
+    values = ", ".join([column for column, _ in columns] + constants)
+    return f"copy_text('{kinds}', id, rev, {values})"
+
+
+#: The marker bytes of a row written by ``printf()`` (never part of valid UTF-8); BAD stands
+#: for a value that cannot travel.
 VALUE, NULL, ROW, BAD = b"\xff", b"\xfd", b"\xfe", b"\xfc"
 
 
@@ -67,7 +91,7 @@ def _check(column: str, kind: str) -> str | None:
 def problem_sql(columns: list[tuple[str, str]]) -> str:
     """An SQLite expression: why this row cannot be sent (the first problem found), or NULL."""
     checks = [check for column, kind in columns if (check := _check(column, kind)) is not None]
-    return f"coalesce({', '.join(checks)}, NULL)"
+    return f"coalesce({', '.join(checks)}, NULL)" if checks else "NULL"
 
 
 def _value(column: str, kind: str) -> str:
@@ -145,15 +169,6 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def finish_copy_text(raw: bytes, rows: int, markers: int) -> bytes | None:
-    """``rows`` rows as SQLite wrote them as COPY text, one line per row; ``None`` if the bytes
-    hold markers SQLite did not write (then a tab or newline too many) or are not valid UTF-8."""
-    data = _escape(raw)
-    if data.count(b"\n") != rows or data.count(b"\t") != rows * markers or not _is_utf8(data):
-        return None
-    return data
 
 
 def finish_copy_row(raw: bytes, markers: int) -> bytes:

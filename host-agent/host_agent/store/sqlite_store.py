@@ -19,8 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from host_agent.core.errors import InvalidEventError, StoreError
+from host_agent.store.pg_values import enable_copy_text
 
 log = logging.getLogger(__name__)
+
+# Every store's connection can write its rows as the sync's COPY text.
+enable_copy_text()
 
 #: How long a writer waits for another connection's write lock before failing (ms).
 #: Sync marks a batch in one short transaction (milliseconds), so 30 s is a wide margin.

@@ -22,6 +22,7 @@ from host_agent.store.pg_values import (
     INTEGER,
     TEXT,
     TIME,
+    copy_text_sql,
     has_nul_sql,
     line_args_sql,
     line_concat_sql,
@@ -39,7 +40,7 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 class SyncedTable:
     """One synced table. Times are UTC epoch seconds locally and ``timestamptz`` remotely;
     flags are 0/1 locally and ``boolean`` remotely; SQLite writes the rows as the sync's COPY
-    text lines (:mod:`host_agent.store.pg_values`)."""
+    text (:mod:`host_agent.store.pg_values`)."""
 
     name: str
     store: type[SQLiteStore]
@@ -118,13 +119,14 @@ class SyncedTable:
         )
 
     def select_batch_sql(self, *, skip_held: bool = True) -> str:
-        """A batch of waiting rows in one result row, the lines joined by SQLite: ``(rows, first
-        id, last id, lowest and highest revision, lines joined, each ending with the row
-        marker)``. A row that cannot travel shows as the bad-value marker in its line.
-        Parameters as :meth:`select_waiting_sql`."""
-        inner = self._waiting_sql(f"t.id AS id, t.sync_revision AS rev, {self._line_sql()} AS line", skip_held)
-        return (f"SELECT count(*), min(id), max(id), min(rev), max(rev), CAST(group_concat(line, '') AS BLOB) "
-                f"FROM ({inner})")
+        """A batch of waiting rows in one result row, written by ``copy_text()``: ``(rows, first
+        id, last id, lowest and highest revision, COPY text)``; the text is NULL if a row cannot
+        travel. Parameters as :meth:`select_waiting_sql`."""
+        columns = [(c, self.kind(c)) for c in self.columns]
+        values = ", ".join(f"t.{c}" for c in self.columns)
+        inner = self._waiting_sql(f"t.id AS id, t.sync_revision AS rev, {values}", skip_held)
+        constants = [f"?{n}" for n in range(1, self.LINE_CONSTANTS + 1)]
+        return f"SELECT count(*), min(id), max(id), min(rev), max(rev), {copy_text_sql(columns, constants)} FROM ({inner})"
 
     def any_held_sql(self) -> str:
         return f"SELECT EXISTS (SELECT 1 FROM sync_held_rows WHERE table_name = '{self.name}')"

@@ -6,9 +6,10 @@ work for any table:
 
 1. read a batch of waiting rows from SQLite by keyset (``synced_at IS NULL AND id > last``),
    skipping rows held back at their current revision; SQLite writes the whole batch as one
-   block of ``COPY`` text (see :mod:`host_agent.store.pg_values`), so no Python code runs per
-   row or value. A row holding a value that cannot travel (wrong type, not UTF-8) makes the
-   batch be read again row by row: that row is held back with its reason, the others go;
+   block of ``COPY`` text (``copy_text()``, see :mod:`host_agent.store.pg_values`), so no
+   Python code runs per row or value. A row holding a value that cannot travel (wrong type,
+   not UTF-8) makes the batch be read again row by row: that row is held back with its
+   reason, the others go;
 2. in one PostgreSQL transaction, ``COPY`` the batch straight into the table. That is the
    common case (new rows) and runs at the speed of a plain ``COPY``. If a row is already
    there (a re-send after a crash, a session edited since it was synced), the batch goes
@@ -41,7 +42,7 @@ import asyncpg
 from host_agent.store.sqlite_store import SQLiteStore
 from host_agent.store.journal import RunProgress, SyncJournal
 from host_agent.store.marks import MarkPlan, plan_marks
-from host_agent.store.pg_values import finish_copy_row, finish_copy_text, markers_per_row, pg_time_text
+from host_agent.store.pg_values import finish_copy_row, markers_per_row, pg_time_text
 from host_agent.store.tables import SyncedTable, release_held
 from host_agent.sync.errors import ErrorKind, RowEncodingError, classify, describe
 
@@ -231,10 +232,9 @@ class TableSync:
         """Up to ``limit`` waiting rows with ``after_id < id <= upto_id``, as one :class:`Batch`."""
         sql = self._batch_sql if self._any_held else self._batch_sql_none_held
         constants = (self.host_identifier, self.origin_id, pg_time_text(time.time()))
-        read, first, last, lowest, highest, raw = self.store.fetch_all(sql, (*constants, after_id, upto_id, limit))[0]
+        read, first, last, lowest, highest, data = self.store.fetch_all(sql, (*constants, after_id, upto_id, limit))[0]
         if not read:
             return Batch()
-        data = finish_copy_text(raw, read, self._markers)
         if data is None:  # a value that cannot travel somewhere: find its row, and why
             return self._read_rows(constants, first, last, read)
         return Batch(read, first, last, highest if lowest == highest else None, data, read)

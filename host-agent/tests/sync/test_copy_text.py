@@ -3,11 +3,15 @@ is stored locally, whatever characters it holds."""
 
 from __future__ import annotations
 
+import json
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from host_agent.collectors.files.file_events import escape_path
-from host_agent.store.pg_values import NULL, ROW, VALUE, finish_copy_row, finish_copy_text
+from host_agent.store.pg_values import FLAG, INTEGER, MAX_TIME, MIN_TIME, NULL, ROW, TEXT, TIME, VALUE, finish_copy_row
+from host_agent.store.sqlite_store import SQLiteStore
+from host_agent.store.tables import SyncedTable
 
 from tests.support.rows import BASE_TIME, file_event
 
@@ -129,7 +133,6 @@ def raw_row(*fields: bytes | None) -> bytes:
 def test_a_row_written_by_sqlite_becomes_one_copy_line(fields, line):
     raw = b"1" + raw_row(b"0", *fields)
     assert finish_copy_row(raw, 1 + len(fields)) == line
-    assert finish_copy_text(raw + raw, 2, 1 + len(fields)) == line * 2
 
 
 @pytest.mark.parametrize(
@@ -142,9 +145,118 @@ def test_a_row_written_by_sqlite_becomes_one_copy_line(fields, line):
         (b"\xfc", "surrogates not allowed"),
     ],
 )
-def test_bytes_that_are_not_utf8_are_refused_and_a_batch_holding_them_is_read_row_by_row(value, message):
+def test_bytes_that_are_not_utf8_are_refused_in_a_row_read_alone(value, message):
     raw = b"1" + raw_row(b"0", value)
     with pytest.raises(UnicodeError, match=message):
         finish_copy_row(raw, 2)
-    good = b"2" + raw_row(b"0", b"fine")
-    assert finish_copy_text(good + raw, 2, 2) is None
+
+
+# -- copy_text() writes a batch; the row-by-row reading writes the same bytes -------------------
+
+CONSTANTS = ("host\tname", "origin", "2026-01-01 00:00:00.5+00")
+
+
+def _one_column_table(kind: str) -> SyncedTable:
+    """A table of one column ``v`` of ``kind``; ``v`` has no type, so it keeps any value as given."""
+    sets = {"times": TIME, "integers": INTEGER, "flags": FLAG}
+    return SyncedTable(
+        name=f"values_{kind}",
+        store=SQLiteStore,
+        columns=("v",),
+        config_path="unused",
+        waiting_since="id",
+        **{attribute: frozenset({"v"}) for attribute, of in sets.items() if of == kind},
+    )
+
+
+def _random_values(kind: str) -> list[str]:
+    """SQL literals of values a ``kind`` column may hold: typical, edge and wrong ones."""
+    rng = random.Random(kind)
+    texts = ["'x'", "'tab\tnew\nline\rback\\'", "''", "'ÿ日本🎉'", "X'00'", "'a' || char(0) || 'b'", "X'C3'",
+             "X'C3A9'", "X'EDA080'", "X'F4908080'", "X'E282AC'", "X'C0AF'", "X'FF'", "1", "-2.5", "1e300", "-0.0"]
+    if kind == TEXT:
+        texts += [f"X'{rng.randbytes(rng.randrange(1, 12)).hex()}'" for _ in range(300)]
+        texts += ["'" + "".join(chr(rng.choice([rng.randrange(1, 128), rng.randrange(128, 0xD800), rng.randrange(0xE000, 0x2FFFF)]))
+                                for _ in range(rng.randrange(1, 20))).replace("'", "''") + "'" for _ in range(300)]
+        texts += [f"CAST(X'{rng.randbytes(rng.randrange(1, 8)).hex()}' AS TEXT)" for _ in range(100)]
+        return texts
+    if kind == TIME:
+        values = [str(t) for t in (0, -1, 1, MIN_TIME, MAX_TIME, MIN_TIME - 1, MAX_TIME + 1, 946_684_800)]
+        values += ["-1.5", "0.0000005", "-0.0000005", "0.0000015", "86399.999999", "1780000000.1234565",
+                   f"{MIN_TIME}.0", f"{MAX_TIME - 1}.9999994", "1e300", "-1e300"]
+        values += [str(rng.randrange(MIN_TIME, MAX_TIME)) for _ in range(300)]
+        values += [repr(rng.uniform(MIN_TIME, MAX_TIME - 1)) for _ in range(300)]
+        values += [repr(rng.uniform(-3e9, 6e9)) for _ in range(300)]
+        values += [repr(rng.randrange(0, 2_000_000_000) + rng.randrange(0, 1_000_000) / 1e6 + 5e-7) for _ in range(200)]
+    elif kind == INTEGER:
+        values = ["0", "-1", str(2**63 - 1), str(-(2**63)), "2.0", "1.5"]
+        values += [str(rng.randrange(-(2**63), 2**63)) for _ in range(200)]
+    else:
+        values = ["0", "1", "2", "-1", "0.5", "1.0", "0.0", "'1'"]
+    return values + ["NULL", "'text'", "X'01'", "''"]
+
+
+@pytest.mark.parametrize("kind", [TEXT, TIME, INTEGER, FLAG])
+def test_a_batch_written_by_copy_text_is_the_rows_read_one_by_one(tmp_path, kind):
+    table = _one_column_table(kind)
+    with SQLiteStore(tmp_path / "values.db") as store, store.atomic() as conn:
+        conn.execute(f"CREATE TABLE {table.name} (id INTEGER PRIMARY KEY, sync_revision INTEGER, v, synced_at)")
+        values = _random_values(kind)
+        for n, value in enumerate(values, start=1):
+            conn.execute(f"INSERT INTO {table.name} VALUES ({n}, {n % 3}, {value}, NULL)")
+        good, bad = [], []
+        for n, value in enumerate(values, start=1):
+            batch = conn.execute(table.select_batch_sql(skip_held=False), (*CONSTANTS, n - 1, n, 1)).fetchone()
+            _id, _revision, problem, raw = conn.execute(
+                table.select_waiting_sql(skip_held=False), (*CONSTANTS, n - 1, n, 1)
+            ).fetchone()
+            try:
+                line = None if problem else finish_copy_row(raw, 5)
+            except UnicodeError:
+                line = None
+            if batch[5] is None:  # it cannot travel: reading it alone tells why, or PostgreSQL refuses it
+                assert line is None or b"\x00" in line, (value, line)
+                bad.append(n)
+            else:
+                assert batch[5] == line, value
+                good.append(line)
+        assert good and bad  # both kinds of value were tried
+        # Many rows at once: NULL while one of them cannot travel, else every line in id order.
+        every = (*CONSTANTS, 0, len(values), len(values))
+        assert conn.execute(table.select_batch_sql(skip_held=False), every).fetchone()[5] is None
+        conn.execute(f"DELETE FROM {table.name} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(bad),))
+        assert conn.execute(table.select_batch_sql(skip_held=False), every).fetchone()[5] == b"".join(good)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "text"),
+    [
+        (TIME, "0", "1970-01-01 00:00:00+00"),
+        (TIME, "-1.5", "1969-12-31 23:59:58.500000+00"),
+        (TIME, "1780000000.25", "2026-05-28 20:26:40.250000+00"),
+        (TIME, "-0.75", "1969-12-31 23:59:59.250000+00"),
+        (TIME, str(MIN_TIME), "0001-01-01 00:00:00+00"),
+        (TIME, str(MAX_TIME), "9999-12-31 23:59:59+00"),
+        (TIME, "951782400", "2000-02-29 00:00:00+00"),
+        (TIME, f"{MAX_TIME}.9999999", None),  # rounds into year 10000
+        (TIME, str(MAX_TIME + 1), None),
+        (TIME, "'2026-01-01'", None),
+        (INTEGER, str(-(2**63)), str(-(2**63))),
+        (INTEGER, "2.0", None),
+        (FLAG, "1", "1"),
+        (FLAG, "1.0", None),
+        (FLAG, "2", None),
+        (TEXT, "'a\\b\tc\nd\re'", "a\\\\b\\tc\\nd\\re"),
+        (TEXT, "1.5", "1.5"),
+        (TEXT, "NULL", "\\N"),
+        (TEXT, "X'EDA080'", None),  # a surrogate is not UTF-8
+        (TEXT, "'a' || char(0)", None),
+    ],
+)
+def test_copy_text_writes_each_kind_as_postgresql_reads_it(tmp_path, kind, value, text):
+    table = _one_column_table(kind)
+    with SQLiteStore(tmp_path / "values.db") as store, store.atomic() as conn:
+        conn.execute(f"CREATE TABLE {table.name} (id INTEGER PRIMARY KEY, sync_revision INTEGER, v, synced_at)")
+        conn.execute(f"INSERT INTO {table.name} VALUES (7, 2, {value}, NULL)")
+        written = conn.execute(table.select_batch_sql(skip_held=False), (*CONSTANTS, 0, 7, 1)).fetchone()[5]
+    assert written == (None if text is None else f"7\t2\t{text}\thost\\tname\torigin\t{CONSTANTS[2]}\n".encode())
