@@ -26,8 +26,10 @@ are 0/1 locally and ``boolean`` remotely (PostgreSQL reads ``0`` and ``1``).
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
+from host_agent.core.errors import StoreError
 from host_agent.store import _copy_text
 
 TEXT, INTEGER, TIME, FLAG = "text", "integer", "time", "flag"
@@ -42,10 +44,32 @@ MIN_TIME, MAX_TIME = -62_135_596_800, 253_402_300_799
 KIND_LETTERS = {TEXT: "t", INTEGER: "i", TIME: "T", FLAG: "f"}
 
 
+_copy_text_checked = False
+
+
 def enable_copy_text() -> None:
     """Give every SQLite connection opened from now on in this process the ``copy_text()``
-    aggregate (idempotent)."""
+    aggregate (idempotent). Raises :class:`StoreError` if Python's ``sqlite3`` module does not
+    get it: a Python whose ``sqlite3`` carries its own copy of SQLite instead of the system's
+    ``libsqlite3``, which the agent was built against."""
+    global _copy_text_checked
+    if _copy_text_checked:
+        return
     _copy_text.enable()
+    probe = sqlite3.connect(":memory:")
+    try:
+        written = probe.execute("SELECT copy_text('t', 1, 0, 'x')").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        raise StoreError(
+            f"copy_text() is missing from SQLite ({exc}): this Python's sqlite3 module (SQLite "
+            f"{sqlite3.sqlite_version}) does not use the system libsqlite3 the agent was built "
+            f"against; use a Python built with the system SQLite (Debian's python3, pyenv)"
+        ) from None
+    finally:
+        probe.close()
+    if written != b"1\t0\tx\n":
+        raise StoreError(f"copy_text() wrote {written!r} for a test row instead of b'1\\t0\\tx\\n'")
+    _copy_text_checked = True
 
 
 def copy_text_sql(columns: list[tuple[str, str]], constants: list[str]) -> str:

@@ -23,9 +23,6 @@ from host_agent.store.pg_values import enable_copy_text
 
 log = logging.getLogger(__name__)
 
-# Every store's connection can write its rows as the sync's COPY text.
-enable_copy_text()
-
 #: How long a writer waits for another connection's write lock before failing (ms).
 #: Sync marks a batch in one short transaction (milliseconds), so 30 s is a wide margin.
 BUSY_TIMEOUT_MS = 30_000
@@ -70,6 +67,7 @@ class SQLiteStore:
             except FileExistsError:
                 pass  # an existing database: permissions are set by path below
             os.chmod(self.db_path, 0o600)
+            enable_copy_text()  # the connection can write its rows as the sync's COPY text
             conn = sqlite3.connect(
                 self.db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
