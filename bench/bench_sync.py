@@ -239,6 +239,12 @@ class Bench:
         if archive.returncode != 0:
             raise SystemExit(f"--reference {revision}: git archive failed: {archive.stderr.decode().strip()}")
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        agent = target / "host-agent"
+        if (agent / "setup.py").exists():  # its compiled part, built in place as an editable install does
+            build = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=agent,
+                                   capture_output=True, text=True, check=False)
+            if build.returncode != 0:
+                raise SystemExit(f"--reference {revision}: building its compiled part failed:\n{build.stderr.strip()}")
         self.reference = target
 
     def start(self) -> None:
