@@ -291,4 +291,18 @@ static struct PyModuleDef module = {
     .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__copy_text(void) { return PyModule_Create(&module); }
+/* The bounds the function applies, for the Python side to take rather than repeat. */
+PyMODINIT_FUNC PyInit__copy_text(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    const struct { const char *name; long long value; } constants[] = {
+        {"PG_EPOCH_OFFSET", PG_EPOCH_OFFSET}, {"MIN_TIME", MIN_TIME}, {"MAX_TIME", MAX_TIME},
+    };
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        if (PyModule_AddObject(m, constants[i].name, PyLong_FromLongLong(constants[i].value)) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
+    return m;
+}

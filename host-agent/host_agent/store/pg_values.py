@@ -35,10 +35,11 @@ from host_agent.store import _copy_text
 TEXT, INTEGER, TIME, FLAG = "text", "integer", "time", "flag"
 KINDS = (TEXT, INTEGER, TIME, FLAG)
 
-#: Seconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00 UTC).
-PG_EPOCH_OFFSET = 946_684_800
+#: Seconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00 UTC), as ``copy_text()`` has it.
+PG_EPOCH_OFFSET: int = _copy_text.PG_EPOCH_OFFSET
 #: The times SQLite's date functions (and so the sync) can write: 0001-01-01 to 9999-12-31 UTC.
-MIN_TIME, MAX_TIME = -62_135_596_800, 253_402_300_799
+MIN_TIME: int = _copy_text.MIN_TIME
+MAX_TIME: int = _copy_text.MAX_TIME
 
 #: The letter ``copy_text()`` takes for each kind of column.
 KIND_LETTERS = {TEXT: "t", INTEGER: "i", TIME: "T", FLAG: "f"}

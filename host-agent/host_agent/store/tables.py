@@ -89,12 +89,13 @@ class SyncedTable:
     #: The values every line ends with, the same for the whole run: host, origin, synced_at.
     LINE_CONSTANTS = 3
 
-    def _waiting_sql(self, select: str, skip_held: bool) -> str:
+    def _waiting(self, up_to: str, skip_held: bool) -> str:
+        """The condition of a waiting row ``t`` after id ``?4`` and up to ``up_to``."""
         held = f" AND {self.not_held()}" if skip_held else ""
-        return (
-            f"SELECT {select} FROM {self.name} AS t "
-            f"WHERE t.synced_at IS NULL AND t.id > ?4 AND t.id <= ?5{held} ORDER BY t.id LIMIT ?6"
-        )
+        return f"t.synced_at IS NULL AND t.id > ?4 AND t.id <= {up_to}{held}"
+
+    def _waiting_sql(self, select: str, skip_held: bool) -> str:
+        return f"SELECT {select} FROM {self.name} AS t WHERE {self._waiting('?5', skip_held)} ORDER BY t.id LIMIT ?6"
 
     def _line_sql(self) -> str:
         """The row as SQLite writes it for COPY (bytes, see :mod:`~host_agent.store.pg_values`): id,
@@ -126,14 +127,13 @@ class SyncedTable:
         The batch's last id is found first, on the ``synced_at`` index alone; the rows up to it
         then go straight to ``copy_text()``, with no subquery handing each value on (about a
         fifth less work for SQLite). The lines come in id order, though COPY needs none."""
-        held = f" AND {self.not_held()}" if skip_held else ""
         last_id = f"(SELECT max(id) FROM ({self._waiting_sql('t.id', skip_held)}))"
         columns = [(f"t.{c}", self.kind(c)) for c in self.columns]
         constants = [f"?{n}" for n in range(1, self.LINE_CONSTANTS + 1)]
         return (
             f"SELECT count(*), min(t.id), max(t.id), min(t.sync_revision), max(t.sync_revision), "
             f"{copy_text_sql('t.id', 't.sync_revision', columns, constants)} FROM {self.name} AS t "
-            f"WHERE t.synced_at IS NULL AND t.id > ?4 AND t.id <= {last_id}{held}"
+            f"WHERE {self._waiting(last_id, skip_held)}"
         )
 
     def any_held_sql(self) -> str:
