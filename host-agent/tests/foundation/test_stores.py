@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import stat
+import threading
 
 import pytest
 from host_agent.common.database import DesktopActivityDatabase, FileChangeDatabase
@@ -180,6 +181,32 @@ def test_a_writer_process_and_a_marking_reader_never_see_database_is_locked(tmp_
     assert writer.exitcode == 0
     assert marked == count
 
+
+
+def test_stores_opened_on_a_new_database_at_the_same_moment_all_open_in_wal_mode(tmp_path):
+    # The sync engine and a collector open a new database together on a first start; SQLite
+    # refuses one of two simultaneous switches to WAL at once, without waiting.
+    opened_per_round = 4
+    for round_ in range(150):
+        path = tmp_path / f"f{round_}.db"
+        start = threading.Barrier(opened_per_round)
+        modes, failures = [], []
+
+        def open_store():
+            start.wait()
+            try:
+                with FileChangeDatabase(path) as db, db.reading() as conn:
+                    modes.append(conn.execute("PRAGMA journal_mode").fetchone()[0])
+            except Exception as exc:  # noqa: BLE001 - the failure is what the test reports
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(opened_per_round)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert modes == ["wal"] * opened_per_round
 
 
 def test_a_window_title_that_is_not_utf8_is_refused_by_the_store_naming_the_field(tmp_path):
