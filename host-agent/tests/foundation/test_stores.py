@@ -183,20 +183,21 @@ def test_a_writer_process_and_a_marking_reader_never_see_database_is_locked(tmp_
 
 
 
-def test_stores_opened_on_a_new_database_at_the_same_moment_all_open_in_wal_mode(tmp_path):
+def test_stores_opened_on_a_new_database_at_the_same_moment_all_open_it_in_wal_mode_as_one_origin(tmp_path):
     # The sync engine and a collector open a new database together on a first start; SQLite
     # refuses one of two simultaneous switches to WAL at once, without waiting.
     opened_per_round = 4
     for round_ in range(150):
         path = tmp_path / f"f{round_}.db"
         start = threading.Barrier(opened_per_round)
-        modes, failures = [], []
+        modes, origins, failures = [], set(), []
 
         def open_store():
             start.wait()
             try:
                 with FileChangeDatabase(path) as db, db.reading() as conn:
                     modes.append(conn.execute("PRAGMA journal_mode").fetchone()[0])
+                    origins.add(db.origin_id)
             except Exception as exc:  # noqa: BLE001 - the failure is what the test reports
                 failures.append(exc)
 
@@ -207,6 +208,7 @@ def test_stores_opened_on_a_new_database_at_the_same_moment_all_open_in_wal_mode
             thread.join()
         assert failures == []
         assert modes == ["wal"] * opened_per_round
+        assert len(origins) == 1
 
 
 def test_a_window_title_that_is_not_utf8_is_refused_by_the_store_naming_the_field(tmp_path):
