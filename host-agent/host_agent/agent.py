@@ -16,17 +16,27 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 from reprospective_db.cluster import EmbeddedPostgres
 from reprospective_db.secrets import describe_url
 
-from host_agent.collectors.base import COLLECTOR_STOP_TIMEOUT, COLLECTORS, Collector, CollectorContext
+from host_agent.collectors.base import (
+    COLLECTOR_STOP_TIMEOUT,
+    COLLECTORS,
+    RESTART_MAX_SECONDS,
+    Collector,
+    CollectorContext,
+    CollectorKind,
+    restart_delay,
+)
 from host_agent.collectors.files.directories import directory_source_for
 from host_agent.common.data_sync import DataSyncManager
 from host_agent.core import identity
 from host_agent.core.agent_lock import AgentLock
 from host_agent.core.config import AgentConfig
+from host_agent.core.errors import AgentError
 from host_agent.ops.control import ControlServer
 from host_agent.ops.postgres import embedded_cluster
 from host_agent.sync.errors import ErrorKind, classify, describe
@@ -48,7 +58,8 @@ class Agent:
         self._embedded: EmbeddedPostgres | None = None
         self._started_embedded = False
         self._collector_tasks: dict[str, asyncio.Task] = {}
-        self._collectors: dict[str, Collector] = {}
+        self._collectors: dict[str, Collector] = {}  # the collectors running now
+        self._collector_failures: dict[str, dict] = {}  # the failed ones, until restarted
         self._control = ControlServer(self)  # the local "sync now" / status socket; no I/O until start()
 
     async def run(self) -> int:
@@ -88,9 +99,14 @@ class Agent:
         states: dict[str, dict | None] = {}
         for kind in COLLECTORS:
             task = self._collector_tasks.get(kind.section)
-            running = task is not None and not task.done()
-            states[kind.section] = self._collectors[kind.section].figures() if running else None
+            collector = self._collectors.get(kind.section)
+            running = task is not None and not task.done() and collector is not None
+            states[kind.section] = collector.figures() if running else None
         return states
+
+    def collector_failures(self) -> dict[str, dict]:
+        """The collectors waiting to be restarted after a failure: the error, when, how many in a row."""
+        return {section: dict(failure) for section, failure in self._collector_failures.items()}
 
     async def _resolve_postgres(self) -> str | None:
         if not self.config.data_sync.enabled:
@@ -145,16 +161,50 @@ class Agent:
                 continue
             self._collectors[kind.section] = collector
             self._collector_tasks[kind.section] = asyncio.create_task(
-                self._supervise(collector), name=f"collector-{kind.section}"
+                self._supervise(kind, context, collector), name=f"collector-{kind.section}"
             )
 
-    async def _supervise(self, collector: Collector) -> None:
-        try:
-            await collector.run(self._collector_stop)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s stopped unexpectedly; the rest of the agent goes on", collector.name)
+    async def _supervise(self, kind: CollectorKind, context: CollectorContext, collector: Collector) -> None:
+        """Run a collector until the agent stops; when it fails, build it again and restart it.
+
+        A failure is logged once with what went wrong (a traceback only for an error the agent
+        did not raise on purpose, the first time); the same failure again is one short line.
+        """
+        loop = asyncio.get_running_loop()
+        stop = self._collector_stop
+        current: Collector | None = collector
+        failures = 0
+        last_error = None
+        while True:
+            started = loop.time()
+            try:
+                if current is None:
+                    current = kind.create(context)
+                    self._collectors[kind.section] = current
+                    self._collector_failures.pop(kind.section, None)
+                await current.run(stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                current = None
+                self._collectors.pop(kind.section, None)
+                error = describe(exc)
+                failures = 1 if loop.time() - started >= RESTART_MAX_SECONDS else failures + 1
+                delay = restart_delay(failures)
+                if error != last_error:
+                    log.error(
+                        "%s stopped unexpectedly: %s; the rest of the agent goes on, restarting it in %.0f s",
+                        kind.label, error, delay, exc_info=None if isinstance(exc, AgentError) else exc,
+                    )  # fmt: skip
+                else:
+                    log.warning("%s failed again (%d in a row); next try in %.0f s", kind.label, failures, delay)
+                last_error = error
+                self._collector_failures[kind.section] = {"error": error, "failed_at": time.time(), "failures": failures}
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
 
     async def _stop_collectors(self) -> None:
         self._collector_stop.set()

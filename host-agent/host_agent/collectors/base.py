@@ -2,8 +2,9 @@
 
 A collector turns outside events into local rows. The agent (the entry layer) builds one per
 enabled entry of :data:`COLLECTORS`, importing its module only then (a missing optional
-dependency disables that collector alone), runs ``run(stop)`` until ``stop`` is set, and
-answers ``status`` from the same registry.
+dependency disables that collector alone), runs ``run(stop)`` until ``stop`` is set, builds
+and runs it again after :func:`restart_delay` when ``run`` fails, and answers ``status`` from
+the same registry.
 """
 
 from __future__ import annotations
@@ -18,6 +19,19 @@ from host_agent.core.config import AgentConfig
 
 #: How long collectors get to close their session and flush their buffer on shutdown.
 COLLECTOR_STOP_TIMEOUT = 10
+
+#: A collector that fails is built again and restarted: at once after a first, isolated failure
+#: (a collector that had run for RESTART_MAX_SECONDS or more), then after a pause that doubles
+#: with each failure in a row, up to RESTART_MAX_SECONDS.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 300.0
+
+
+def restart_delay(failures_in_a_row: int) -> float:
+    """How long to wait before restarting a collector that failed ``failures_in_a_row`` times."""
+    if failures_in_a_row <= 1:
+        return RESTART_FIRST_SECONDS
+    return min(RESTART_FIRST_SECONDS * 2 ** min(failures_in_a_row - 1, 30), RESTART_MAX_SECONDS)
 
 
 class Collector(Protocol):

@@ -4,8 +4,8 @@ The socket is a Unix stream socket of mode 0600 (only its owner may connect), an
 also checks the peer's uid. The protocol is one JSON object per line each way:
 
 - ``{"command": "ping"}`` → ``{"ok": true, "pid": …, "started_at": …}``
-- ``{"command": "status"}`` → the agent's live view: collectors running, the sync loop, the
-  last run's figures
+- ``{"command": "status"}`` → the agent's live view: collectors running, those waiting to be
+  restarted after a failure, the sync loop, the last run's figures
 - ``{"command": "sync"}`` → runs :meth:`DataSyncManager.sync_all` now and replies with its results
 
 A failure is ``{"ok": false, "error": "…"}``. ``sync`` shares the sync manager's lock and the
@@ -56,6 +56,8 @@ class _AgentView(Protocol):
     sync_manager: Any
 
     def collector_states(self) -> dict[str, dict | None]: ...
+
+    def collector_failures(self) -> dict[str, dict]: ...
 
 
 # -- server --------------------------------------------------------------------------------
@@ -158,6 +160,7 @@ class ControlServer:
             "pid": os.getpid(),
             "started_at": self.started_at,
             "collectors": self.agent.collector_states(),
+            "collector_failures": self.agent.collector_failures(),
             "sync": sync,
         }
 

@@ -61,6 +61,7 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
     if pg.get("checked"):
         pg["failing_since"] = _when(failing_since, now)
 
+    failures = live.get("collector_failures", {}) if live else {}
     facts = Facts(
         now=now,
         agent_running=bool(pid),
@@ -73,6 +74,7 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         run_started_at=live["sync"].get("run_started_at") if live and live["sync"].get("active") else None,
         clock_offset=clock["offset_seconds"] if clock else None,
         identity_error=identity_error,
+        failed_collectors=tuple((section.replace("_", " "), f["error"]) for section, f in failures.items()),
         tables=tuple(TableFacts(n, t.oldest_waiting_at, len(t.held), t.error) for n, t in local.items()),
     )
     attention = needs_attention(facts)
@@ -98,12 +100,19 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
                 "enabled": kind.enabled(config),
                 "running": (live["collectors"].get(kind.section) is not None) if live else None,
                 "figures": live["collectors"].get(kind.section) if live else None,
+                "failure": _when_failed(failures.get(kind.section), now),
             }
             for kind in COLLECTORS
         },
         "sync": _sync_section(config, live, now),
         "tables": {name: _table(state, logged.get(name, []), live, now) for name, state in local.items()},
     }
+
+
+def _when_failed(failure: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
+    if failure is None:
+        return None
+    return {"error": failure["error"], "failures_in_a_row": failure["failures"], **_when(failure["failed_at"], now)}
 
 
 def _sync_section(config: AgentConfig, live: dict[str, Any] | None, now: float) -> dict[str, Any]:
@@ -317,6 +326,8 @@ def _render_overview(status: dict[str, Any]) -> list[str]:
 
     def collector(section: str, info: dict[str, Any]) -> str:
         running = {True: "running", False: "not running", None: "enabled"}[info["running"]]
+        if info.get("failure"):
+            running = f"restarting after a failure {age(info['failure']['age_seconds'])} ago"
         return f"{section.replace('_', ' ')}: {running if info['enabled'] else 'disabled'}"
 
     lines.append(_line("collectors", "; ".join(collector(s, i) for s, i in status["collectors"].items())))

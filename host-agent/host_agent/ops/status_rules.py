@@ -56,6 +56,8 @@ class Facts:
     clock_offset: float | None = None
     #: Why this host's id file cannot be read, if it cannot.
     identity_error: str | None = None
+    #: The collectors the running agent is about to restart after a failure, and the error.
+    failed_collectors: tuple[tuple[str, str], ...] = ()
     tables: tuple[TableFacts, ...] = field(default_factory=tuple)
 
 
@@ -106,6 +108,8 @@ def needs_attention(facts: Facts) -> list[str]:
                 f"{table.name}: rows have been waiting for {age(waited)} although the agent runs "
                 f"(sync every {facts.interval_seconds:g} s; see its log)"
             )
+    for label, error in facts.failed_collectors:
+        found.append(f"the {label} stopped after a failure ({error}); the agent restarts it (see its log)")
     found += [t.error for t in facts.tables if t.error]
     if facts.identity_error:
         found.append(facts.identity_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -31,7 +32,8 @@ def test_status_reports_an_outage_longer_than_an_interval_and_its_end(make_confi
     assert before["postgres"]["reachable"]
     assert before["tables"]["file_change_events"]["last_rows_moved"]["records_synced"] == 10
     assert before["tables"]["file_change_events"]["last_success"]["status"] == "success"
-    assert before["collectors"]["filesystem_watcher"] == {"enabled": False, "running": False, "figures": None}
+    assert before["collectors"]["filesystem_watcher"] == {"enabled": False, "running": False, "figures": None,
+                                                          "failure": None}
 
     pg_proxy.down()
     add_file_events(config.file_events_db, 5, start=10)
@@ -134,3 +136,45 @@ def test_status_shows_what_each_running_collector_did(make_config, run_agent, tm
     assert figures["trees_watched"] == 1 and figures["events_not_kept"] == 0
     text = cli("status", "--config", str(config.path)).stdout
     assert "filesystem watcher: trees watched 1, rows written 1" in text
+
+
+def test_a_watcher_that_fails_is_restarted_by_itself_once_the_cause_is_fixed(make_config, run_agent, tmp_path):
+    watched = tmp_path / "project"
+    watched.mkdir()
+    config = make_config(None, enabled=False)
+    settings = yaml.safe_load(config.path.read_text())
+    settings["filesystem_watcher"] = {"enabled": True, "monitored_directories": [str(watched)],
+                                      "buffer": {"flush_interval": 0.1}}  # fmt: skip
+    config.path.write_text(yaml.safe_dump(settings))
+    config.data_dir.mkdir(mode=0o700)
+    config.file_events_db.write_bytes(b"this is no SQLite database\n" * 100)  # another program wrote over it
+    agent = run_agent(config)
+
+    agent.wait_for_log("filesystem watcher stopped unexpectedly", DEADLINE)
+    code, report = status(config)
+    assert code != 0
+    watcher = report["collectors"]["filesystem_watcher"]
+    assert watcher["running"] is False
+    assert "file is not a database" in watcher["failure"]["error"]
+    assert any(item.startswith("the filesystem watcher stopped after a failure") for item in report["attention"])
+    assert "restarting after a failure" in cli("status", "--config", str(config.path)).stdout
+
+    config.file_events_db.rename(config.file_events_db.with_suffix(".broken"))  # what the operator does
+    wait_until(lambda: status(config)[1]["collectors"]["filesystem_watcher"]["running"], DEADLINE, "the watcher to run")
+    wait_until(
+        lambda: (status(config)[1]["collectors"]["filesystem_watcher"]["figures"] or {}).get("trees_watched") == 1,
+        DEADLINE, "the folder to be watched again",
+    )  # fmt: skip
+    (watched / "notes.md").write_text("hello")
+
+    def recorded():
+        with contextlib.closing(sqlite3.connect(config.file_events_db)) as conn:
+            return conn.execute("SELECT file_name FROM file_change_events").fetchall()
+
+    assert wait_until(recorded, DEADLINE, "the restarted watcher to record the new file") == [("notes.md",)]
+    code, report = status(config)
+    assert report["collectors"]["filesystem_watcher"]["failure"] is None
+    assert not any("watcher" in item for item in report["attention"])
+    log = agent.log()
+    assert "Traceback" not in log  # a store that cannot be opened is an expected condition: one line
+    assert log.count("filesystem watcher stopped unexpectedly") == 1

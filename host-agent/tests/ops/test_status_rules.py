@@ -64,10 +64,16 @@ FINE = dict(now=NOW, agent_running=True, sync_enabled=True, interval_seconds=300
             Facts(**FINE, identity_error="host id file /d/host_id does not hold a host id (a UUID)"),
             ["host id file /d/host_id does not hold a host id (a UUID)"],
         ),
+        (
+            Facts(**FINE, failed_collectors=(("filesystem watcher", "StoreError: /d/file_changes.db is not usable"),)),
+            ["the filesystem watcher stopped after a failure (StoreError: /d/file_changes.db is not usable); "
+             "the agent restarts it (see its log)"],
+        ),  # fmt: skip
     ],
     ids=["all fine", "agent down", "held rows", "short outage", "long outage", "failing runs", "stuck rows",
          "waiting within the limit", "agent down explains waiting", "sync disabled", "unreadable database",
-         "a run of 8 min", "a run of 20 min", "clock 45 s behind", "clock an hour behind", "unreadable host id"],
+         "a run of 8 min", "a run of 20 min", "clock 45 s behind", "clock an hour behind", "unreadable host id",
+         "a failed collector"],
 )  # fmt: skip
 def test_needs_attention(facts, expected):
     assert needs_attention(facts) == expected
