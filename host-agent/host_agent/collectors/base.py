@@ -20,9 +20,9 @@ from host_agent.core.config import AgentConfig
 #: How long collectors get to close their session and flush their buffer on shutdown.
 COLLECTOR_STOP_TIMEOUT = 10
 
-#: A collector that fails is built again and restarted: at once after a first, isolated failure
-#: (a collector that had run for RESTART_MAX_SECONDS or more), then after a pause that doubles
-#: with each failure in a row, up to RESTART_MAX_SECONDS.
+#: A collector that fails is built again and restarted: RESTART_FIRST_SECONDS after a first
+#: failure (or one that came after RESTART_MAX_SECONDS or more of running), then after a pause
+#: that doubles with each failure in a row, up to RESTART_MAX_SECONDS.
 RESTART_FIRST_SECONDS = 1.0
 RESTART_MAX_SECONDS = 300.0
 

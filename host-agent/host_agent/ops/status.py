@@ -74,7 +74,8 @@ async def gather(config: AgentConfig) -> dict[str, Any]:
         run_started_at=live["sync"].get("run_started_at") if live and live["sync"].get("active") else None,
         clock_offset=clock["offset_seconds"] if clock else None,
         identity_error=identity_error,
-        failed_collectors=tuple((section.replace("_", " "), f["error"]) for section, f in failures.items()),
+        failed_collectors=tuple((kind.label, failures[kind.section]["error"]) for kind in COLLECTORS
+                                if kind.section in failures),  # fmt: skip
         tables=tuple(TableFacts(n, t.oldest_waiting_at, len(t.held), t.error) for n, t in local.items()),
     )
     attention = needs_attention(facts)
@@ -327,7 +328,7 @@ def _render_overview(status: dict[str, Any]) -> list[str]:
     def collector(section: str, info: dict[str, Any]) -> str:
         running = {True: "running", False: "not running", None: "enabled"}[info["running"]]
         if info.get("failure"):
-            running = f"restarting after a failure {age(info['failure']['age_seconds'])} ago"
+            running = f"failed {age(info['failure']['age_seconds'])} ago, restarting"
         return f"{section.replace('_', ' ')}: {running if info['enabled'] else 'disabled'}"
 
     lines.append(_line("collectors", "; ".join(collector(s, i) for s, i in status["collectors"].items())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import time
 
@@ -151,16 +152,26 @@ def test_a_watcher_that_fails_is_restarted_by_itself_once_the_cause_is_fixed(mak
     agent = run_agent(config)
 
     agent.wait_for_log("filesystem watcher stopped unexpectedly", DEADLINE)
-    code, report = status(config)
+
+    def status_between_tries():  # not during a try, when the watcher runs again for a moment
+        code, report = status(config)
+        return (code, report) if report["collectors"]["filesystem_watcher"]["failure"] else None
+
+    code, report = wait_until(status_between_tries, DEADLINE, "a status between tries")
     assert code != 0
     watcher = report["collectors"]["filesystem_watcher"]
     assert watcher["running"] is False
     assert "file is not a database" in watcher["failure"]["error"]
     assert any(item.startswith("the filesystem watcher stopped after a failure") for item in report["attention"])
-    assert "restarting after a failure" in cli("status", "--config", str(config.path)).stdout
+
+    def text_between_tries():
+        text = cli("status", "--config", str(config.path)).stdout
+        return re.search(r"filesystem watcher: failed \d+ s ago, restarting", text) and text
+
+    text = wait_until(text_between_tries, DEADLINE, "the text status between tries")
+    assert "the filesystem watcher stopped after a failure (StoreError: " in text
 
     config.file_events_db.rename(config.file_events_db.with_suffix(".broken"))  # what the operator does
-    wait_until(lambda: status(config)[1]["collectors"]["filesystem_watcher"]["running"], DEADLINE, "the watcher to run")
     wait_until(
         lambda: (status(config)[1]["collectors"]["filesystem_watcher"]["figures"] or {}).get("trees_watched") == 1,
         DEADLINE, "the folder to be watched again",
