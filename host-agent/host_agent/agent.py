@@ -165,16 +165,11 @@ class Agent:
             )
 
     async def _supervise(self, kind: CollectorKind, context: CollectorContext, collector: Collector) -> None:
-        """Run a collector until the agent stops; when it fails, build it again and restart it.
-
-        A failure is logged once with what went wrong (a traceback only for an error the agent
-        did not raise on purpose, the first time); the same failure again is one short line.
-        """
+        """Run a collector until the agent stops; when it fails, build it again and restart it."""
         loop = asyncio.get_running_loop()
         stop = self._collector_stop
         current: Collector | None = collector
-        failures = 0
-        last_error = None
+        failures, last_error = 0, None
         while True:
             started = loop.time()
             try:
@@ -189,22 +184,31 @@ class Agent:
             except Exception as exc:
                 current = None
                 self._collectors.pop(kind.section, None)
-                error = describe(exc)
-                failures = 1 if loop.time() - started >= RESTART_MAX_SECONDS else failures + 1
-                delay = restart_delay(failures)
-                if error != last_error:
-                    log.error(
-                        "%s stopped unexpectedly: %s; the rest of the agent goes on, restarting it in %.0f s",
-                        kind.label, error, delay, exc_info=None if isinstance(exc, AgentError) else exc,
-                    )  # fmt: skip
-                else:
-                    log.warning("%s failed again (%d in a row); next try in %.0f s", kind.label, failures, delay)
-                last_error = error
-                self._collector_failures[kind.section] = {"error": error, "failed_at": time.time(), "failures": failures}
+                if loop.time() - started >= RESTART_MAX_SECONDS:  # it had run a good while: a new failure
+                    failures, last_error = 0, None
+                failures += 1
+                last_error = self._collector_failed(kind, exc, failures, last_error)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+                await asyncio.wait_for(stop.wait(), restart_delay(failures))
             if stop.is_set():
                 return
+
+    def _collector_failed(self, kind: CollectorKind, exc: Exception, failures: int, last_error: str | None) -> str:
+        """Log a collector's failure and keep it for ``status``; returns the error's description.
+
+        A new error is logged once with what went wrong (a traceback only for an error the agent
+        did not raise on purpose); the same error again is one short line.
+        """
+        error, delay = describe(exc), restart_delay(failures)
+        if error != last_error:
+            log.error(
+                "%s stopped unexpectedly: %s; the rest of the agent goes on, restarting it in %.0f s",
+                kind.label, error, delay, exc_info=None if isinstance(exc, AgentError) else exc,
+            )  # fmt: skip
+        else:
+            log.warning("%s failed again (%d in a row); next try in %.0f s", kind.label, failures, delay)
+        self._collector_failures[kind.section] = {"error": error, "failed_at": time.time(), "failures": failures}
+        return error
 
     async def _stop_collectors(self) -> None:
         self._collector_stop.set()
